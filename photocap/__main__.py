@@ -1,0 +1,3 @@
+from photocap.cli import main
+
+raise SystemExit(main())

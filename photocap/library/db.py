@@ -1,0 +1,186 @@
+"""The library database: one SQLite file, WAL, versioned migrations.
+
+Readers (GUI, CLI search) run concurrently with the one writer thanks to WAL; writes use
+BEGIN IMMEDIATE so two processes never deadlock half-way through a transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+BUSY_TIMEOUT_MS = 30_000
+
+# The search document of a photo lives in `photo_fts` under a rowid that starts with its token count
+# (see `fts_key`): FTS5 walks matches in rowid order, so the shortest documents, the ones bm25 ranks
+# first, come first. search.py relies on this to rank only a bounded set of candidates.
+FTS_ID_BITS = 32
+FTS_ID_MASK = (1 << FTS_ID_BITS) - 1
+
+MIGRATIONS: list[str] = [
+    # 1: the foundation
+    """
+    CREATE TABLE roots (
+        id INTEGER PRIMARY KEY,
+        path TEXT NOT NULL UNIQUE,
+        added_at REAL NOT NULL,
+        online INTEGER NOT NULL DEFAULT 1,
+        last_scan REAL
+    );
+    CREATE TABLE photos (
+        id INTEGER PRIMARY KEY,
+        path TEXT NOT NULL UNIQUE,          -- absolute; BLOB when the name is not valid UTF-8
+        root_id INTEGER REFERENCES roots(id) ON DELETE SET NULL,
+        folder TEXT NOT NULL DEFAULT '',    -- display form of the parent folder
+        name TEXT NOT NULL DEFAULT '',      -- display form of the file name
+        size INTEGER,
+        mtime REAL,
+        hash TEXT,
+        width INTEGER,
+        height INTEGER,
+        taken_at TEXT,                      -- ISO 8601, from EXIF, else NULL
+        camera TEXT,
+        status TEXT NOT NULL DEFAULT 'pending'
+            CHECK (status IN ('pending', 'done', 'failed', 'missing')),
+        error TEXT,
+        fts_rowid INTEGER,
+        added_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE INDEX photos_hash ON photos(hash);
+    CREATE INDEX photos_status ON photos(status);
+    CREATE INDEX photos_taken ON photos(taken_at);
+    CREATE INDEX photos_root ON photos(root_id);
+    CREATE INDEX photos_folder ON photos(folder);
+    CREATE TABLE captions (
+        id INTEGER PRIMARY KEY,
+        photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+        text TEXT NOT NULL,
+        model TEXT,
+        options TEXT,                       -- JSON of the generation options
+        source TEXT NOT NULL CHECK (source IN ('auto', 'user')),
+        approved INTEGER NOT NULL DEFAULT 0,
+        position INTEGER NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX captions_photo ON captions(photo_id);
+    CREATE TABLE tags (
+        photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+        tag TEXT NOT NULL,
+        source TEXT NOT NULL CHECK (source IN ('auto', 'user')),
+        PRIMARY KEY (photo_id, tag)
+    ) WITHOUT ROWID;
+    CREATE INDEX tags_tag ON tags(tag);
+    CREATE TABLE questions (
+        id INTEGER PRIMARY KEY,
+        photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+        question TEXT NOT NULL,
+        answer TEXT NOT NULL,
+        model TEXT,
+        asked_at REAL NOT NULL
+    );
+    CREATE INDEX questions_photo ON questions(photo_id);
+    CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT);
+    CREATE VIRTUAL TABLE photo_fts USING fts5(
+        caption, tags, name, folder,
+        tokenize = 'unicode61 remove_diacritics 2'
+    );
+    """,
+]
+
+
+def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
+    """Open (and migrate) the library at `path`; parent folders are created."""
+    path = Path(path)
+    if not readonly:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    uri = f"{path.resolve().as_uri()}?mode=ro" if readonly else str(path)
+    conn = sqlite3.connect(uri, uri=readonly, timeout=BUSY_TIMEOUT_MS / 1000,
+                           isolation_level=None, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA foreign_keys = ON")
+    if not readonly:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        migrate(conn)
+    return conn
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    return conn.execute("PRAGMA user_version").fetchone()[0]
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Apply the migrations this file has not seen yet, each in its own transaction."""
+    with write(conn):
+        version = schema_version(conn)
+        if version > len(MIGRATIONS):
+            raise LibraryError(
+                f"this library was made by a newer photocap (schema {version}); upgrade photocap")
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            for statement in _statements(script):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {number}")
+    return schema_version(conn)
+
+
+def _statements(script: str) -> Iterator[str]:
+    buf = ""
+    for line in script.splitlines(keepends=True):
+        buf += line
+        if sqlite3.complete_statement(buf):
+            if buf.strip():
+                yield buf.strip()
+            buf = ""
+
+
+_local = threading.local()
+
+
+@contextmanager
+def write(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """A write transaction (BEGIN IMMEDIATE); nested uses join the outer one."""
+    depth = getattr(_local, "depth", {})
+    _local.depth = depth
+    key = id(conn)
+    if depth.get(key):
+        depth[key] += 1
+        try:
+            yield conn
+        finally:
+            depth[key] -= 1
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    depth[key] = 1
+    try:
+        yield conn
+    except BaseException:
+        depth[key] = 0
+        conn.execute("ROLLBACK")
+        raise
+    depth[key] = 0
+    conn.execute("COMMIT")
+
+
+def now() -> float:
+    return time.time()
+
+
+def get_setting(conn: sqlite3.Connection, key: str, default: str | None = None) -> str | None:
+    row = conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+    return row[0] if row else default
+
+
+def set_setting(conn: sqlite3.Connection, key: str, value: str | None) -> None:
+    with write(conn):
+        conn.execute("INSERT INTO settings(key, value) VALUES (?, ?) "
+                     "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
+
+
+class LibraryError(Exception):
+    """A problem with the library a user can act on; its text is shown as one line."""

@@ -1,0 +1,323 @@
+"""Photo, caption, tag and question records: the only code that writes them.
+
+Every change to what a photo is found by (captions, tags, name, folder, status) ends in `reindex`,
+which keeps the FTS5 document in step inside the same transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Sequence
+
+from photocap.library import paths
+from photocap.library.db import FTS_ID_BITS, LibraryError, now, write
+
+STATUSES = ("pending", "done", "failed", "missing")
+_TOKEN = re.compile(r"[^\W_]+")
+
+
+@dataclass
+class FileInfo:
+    """What a scan learns about a file."""
+    size: int
+    mtime: float
+    hash: str
+    width: int | None = None
+    height: int | None = None
+    taken_at: str | None = None
+    camera: str | None = None
+
+
+@dataclass
+class Caption:
+    id: int
+    text: str
+    source: str
+    model: str | None
+    approved: bool
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Photo:
+    id: int
+    path: str
+    root_id: int | None
+    folder: str
+    name: str
+    size: int | None
+    mtime: float | None
+    hash: str | None
+    width: int | None
+    height: int | None
+    taken_at: str | None
+    camera: str | None
+    status: str
+    error: str | None
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> "Photo":
+        return cls(id=row["id"], path=paths.from_db(row["path"]), root_id=row["root_id"],
+                   folder=row["folder"], name=row["name"], size=row["size"], mtime=row["mtime"],
+                   hash=row["hash"], width=row["width"], height=row["height"],
+                   taken_at=row["taken_at"], camera=row["camera"], status=row["status"],
+                   error=row["error"])
+
+
+def _split(path: str) -> tuple[str, str]:
+    folder, name = os.path.split(path)
+    return paths.display(folder), paths.display(name)
+
+
+# ---- photos -------------------------------------------------------------------------------------
+
+def get(conn: sqlite3.Connection, photo_id: int) -> Photo | None:
+    row = conn.execute("SELECT * FROM photos WHERE id = ?", (photo_id,)).fetchone()
+    return Photo.from_row(row) if row else None
+
+
+def by_path(conn: sqlite3.Connection, path: str) -> Photo | None:
+    row = conn.execute("SELECT * FROM photos WHERE path = ?", (paths.to_db(path),)).fetchone()
+    return Photo.from_row(row) if row else None
+
+
+def add(conn: sqlite3.Connection, path: str, info: FileInfo, root_id: int | None) -> int:
+    """Record a new photo (pending a caption) and return its id."""
+    folder, name = _split(path)
+    t = now()
+    with write(conn):
+        cur = conn.execute(
+            "INSERT INTO photos (path, root_id, folder, name, size, mtime, hash, width, height,"
+            " taken_at, camera, status, added_at, updated_at)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?, 'pending', ?, ?)",
+            (paths.to_db(path), root_id, folder, name, info.size, info.mtime, info.hash,
+             info.width, info.height, info.taken_at, info.camera, t, t))
+        photo_id = cur.lastrowid
+        reindex(conn, [photo_id])
+    return photo_id
+
+
+def update_file(conn: sqlite3.Connection, photo_id: int, info: FileInfo) -> None:
+    """The file changed in place: new facts; a new content hash means it needs a new caption."""
+    with write(conn):
+        old = conn.execute("SELECT hash, status FROM photos WHERE id = ?", (photo_id,)).fetchone()
+        if old is None:
+            raise LibraryError(f"no photo with id {photo_id} in the library")
+        changed = old["hash"] != info.hash
+        if changed:
+            status = "pending"
+        elif old["status"] == "missing":
+            status = "done" if _has_auto(conn, photo_id) else "pending"
+        else:
+            status = old["status"]
+        conn.execute(
+            "UPDATE photos SET size=?, mtime=?, hash=?, width=?, height=?, taken_at=?, camera=?,"
+            " status=?, error=CASE WHEN ? THEN NULL ELSE error END, updated_at=? WHERE id=?",
+            (info.size, info.mtime, info.hash, info.width, info.height, info.taken_at,
+             info.camera, status, changed, now(), photo_id))
+        reindex(conn, [photo_id])
+
+
+def move(conn: sqlite3.Connection, photo_id: int, new_path: str, root_id: int | None) -> None:
+    """The same content under a new path: captions, tags and questions go with it."""
+    folder, name = _split(new_path)
+    with write(conn):
+        # A stale record may still hold the new path (file replaced by a moved one): it goes.
+        conn.execute("DELETE FROM photos WHERE path = ? AND id != ?", (paths.to_db(new_path), photo_id))
+        status = "done" if _has_auto(conn, photo_id) or _has_user(conn, photo_id) else "pending"
+        conn.execute(
+            "UPDATE photos SET path=?, root_id=?, folder=?, name=?, updated_at=?,"
+            " status = CASE WHEN status = 'missing' THEN ? ELSE status END WHERE id=?",
+            (paths.to_db(new_path), root_id, folder, name, now(), status, photo_id))
+        reindex(conn, [photo_id])
+
+
+def mark_missing(conn: sqlite3.Connection, photo_ids: Iterable[int]) -> None:
+    ids = list(photo_ids)
+    if not ids:
+        return
+    with write(conn):
+        conn.executemany("UPDATE photos SET status='missing', updated_at=? WHERE id=?",
+                         [(now(), i) for i in ids])
+        reindex(conn, ids)
+
+
+def restore(conn: sqlite3.Connection, photo_id: int) -> None:
+    """A missing photo is back where it was."""
+    with write(conn):
+        status = "done" if _has_auto(conn, photo_id) else "pending"
+        conn.execute("UPDATE photos SET status=?, updated_at=? WHERE id=? AND status='missing'",
+                     (status, now(), photo_id))
+        reindex(conn, [photo_id])
+
+
+def remove(conn: sqlite3.Connection, photo_ids: Iterable[int]) -> None:
+    """Forget photos (never touches the files)."""
+    ids = list(photo_ids)
+    with write(conn):
+        for photo_id in ids:
+            _drop_document(conn, photo_id)
+        conn.executemany("DELETE FROM photos WHERE id=?", [(i,) for i in ids])
+
+
+def set_status(conn: sqlite3.Connection, photo_id: int, status: str, error: str | None = None) -> None:
+    if status not in STATUSES:
+        raise ValueError(f"unknown status {status!r}")
+    with write(conn):
+        conn.execute("UPDATE photos SET status=?, error=?, updated_at=? WHERE id=?",
+                     (status, error, now(), photo_id))
+        reindex(conn, [photo_id])
+
+
+# ---- captions and tags --------------------------------------------------------------------------
+
+def captions(conn: sqlite3.Connection, photo_id: int) -> list[Caption]:
+    rows = conn.execute(
+        "SELECT * FROM captions WHERE photo_id=? ORDER BY source='auto', position, id", (photo_id,))
+    return [Caption(id=r["id"], text=r["text"], source=r["source"], model=r["model"],
+                    approved=bool(r["approved"]), options=json.loads(r["options"] or "{}"))
+            for r in rows]
+
+
+def tags(conn: sqlite3.Connection, photo_id: int) -> list[tuple[str, str]]:
+    """(tag, source) pairs, user tags first."""
+    return [(r[0], r[1]) for r in conn.execute(
+        "SELECT tag, source FROM tags WHERE photo_id=? ORDER BY source='auto', tag", (photo_id,))]
+
+
+def set_auto_captions(conn: sqlite3.Connection, photo_id: int, texts: Sequence[str], *,
+                      model: str | None, options: dict[str, Any] | None = None,
+                      tags: Sequence[str] = ()) -> None:
+    """Replace the machine's captions and tags; a user's captions and tags are kept as they are."""
+    opts = json.dumps(options or {}, sort_keys=True)
+    t = now()
+    with write(conn):
+        conn.execute("DELETE FROM captions WHERE photo_id=? AND source='auto'", (photo_id,))
+        conn.executemany(
+            "INSERT INTO captions (photo_id, text, model, options, source, position, created_at)"
+            " VALUES (?,?,?,?, 'auto', ?, ?)",
+            [(photo_id, text, model, opts, i, t) for i, text in enumerate(texts)])
+        conn.execute("DELETE FROM tags WHERE photo_id=? AND source='auto'", (photo_id,))
+        conn.executemany("INSERT OR IGNORE INTO tags (photo_id, tag, source) VALUES (?,?, 'auto')",
+                         [(photo_id, _clean_tag(tag)) for tag in tags if _clean_tag(tag)])
+        conn.execute("UPDATE photos SET status='done', error=NULL, updated_at=? WHERE id=?"
+                     " AND status != 'missing'", (t, photo_id))
+        reindex(conn, [photo_id])
+
+
+def set_user_caption(conn: sqlite3.Connection, photo_id: int, text: str, *,
+                     approved: bool = True) -> int:
+    """The user's own caption (one per photo): it replaces their earlier one, never an auto one."""
+    text = text.strip()
+    with write(conn):
+        _require(conn, photo_id)
+        conn.execute("DELETE FROM captions WHERE photo_id=? AND source='user'", (photo_id,))
+        caption_id = None
+        if text:
+            caption_id = conn.execute(
+                "INSERT INTO captions (photo_id, text, source, approved, created_at)"
+                " VALUES (?,?, 'user', ?, ?)", (photo_id, text, int(approved), now())).lastrowid
+        reindex(conn, [photo_id])
+    return caption_id
+
+
+def approve_caption(conn: sqlite3.Connection, caption_id: int, approved: bool = True) -> None:
+    with write(conn):
+        conn.execute("UPDATE captions SET approved=? WHERE id=?", (int(approved), caption_id))
+
+
+def add_user_tags(conn: sqlite3.Connection, photo_id: int, new_tags: Iterable[str]) -> None:
+    with write(conn):
+        _require(conn, photo_id)
+        conn.executemany(
+            "INSERT INTO tags (photo_id, tag, source) VALUES (?,?, 'user')"
+            " ON CONFLICT(photo_id, tag) DO UPDATE SET source='user'",
+            [(photo_id, _clean_tag(t)) for t in new_tags if _clean_tag(t)])
+        reindex(conn, [photo_id])
+
+
+def remove_tags(conn: sqlite3.Connection, photo_id: int, old_tags: Iterable[str]) -> None:
+    with write(conn):
+        conn.executemany("DELETE FROM tags WHERE photo_id=? AND tag=?",
+                         [(photo_id, _clean_tag(t)) for t in old_tags])
+        reindex(conn, [photo_id])
+
+
+def _clean_tag(tag: str) -> str:
+    return " ".join(tag.lower().split())
+
+
+# ---- questions ----------------------------------------------------------------------------------
+
+def add_question(conn: sqlite3.Connection, photo_id: int, question: str, answer: str,
+                 model: str | None) -> int:
+    with write(conn):
+        _require(conn, photo_id)
+        return conn.execute(
+            "INSERT INTO questions (photo_id, question, answer, model, asked_at) VALUES (?,?,?,?,?)",
+            (photo_id, question, answer, model, now())).lastrowid
+
+
+def questions(conn: sqlite3.Connection, photo_id: int) -> list[tuple[str, str]]:
+    return [(r[0], r[1]) for r in conn.execute(
+        "SELECT question, answer FROM questions WHERE photo_id=? ORDER BY asked_at, id", (photo_id,))]
+
+
+# ---- counts -------------------------------------------------------------------------------------
+
+def counts(conn: sqlite3.Connection) -> dict[str, int]:
+    by_status = dict.fromkeys(STATUSES, 0)
+    for status, n in conn.execute("SELECT status, count(*) FROM photos GROUP BY status"):
+        by_status[status] = n
+    return {"photos": sum(by_status.values()), "captioned": by_status["done"],
+            "pending": by_status["pending"], "failed": by_status["failed"],
+            "missing": by_status["missing"]}
+
+
+# ---- the search document ------------------------------------------------------------------------
+
+def fts_key(token_count: int, photo_id: int) -> int:
+    """Rowid of a search document: token count first, so FTS5 yields short documents first."""
+    return (min(token_count, (1 << 30) - 1) << FTS_ID_BITS) | photo_id
+
+
+def reindex(conn: sqlite3.Connection, photo_ids: Iterable[int]) -> None:
+    """Rebuild the FTS5 documents of these photos from the tables (call inside a write)."""
+    for photo_id in photo_ids:
+        _drop_document(conn, photo_id)
+        row = conn.execute("SELECT folder, name, status FROM photos WHERE id=?", (photo_id,)).fetchone()
+        if row is None or row["status"] == "missing":
+            continue
+        caption = "\n".join(c.text for c in captions(conn, photo_id))
+        tag_text = " ; ".join(t for t, _ in tags(conn, photo_id))
+        columns = (caption, tag_text, row["name"], row["folder"])
+        key = fts_key(sum(len(_TOKEN.findall(c)) for c in columns), photo_id)
+        conn.execute("INSERT INTO photo_fts (rowid, caption, tags, name, folder) VALUES (?,?,?,?,?)",
+                     (key, *columns))
+        conn.execute("UPDATE photos SET fts_rowid=? WHERE id=?", (key, photo_id))
+
+
+def _drop_document(conn: sqlite3.Connection, photo_id: int) -> None:
+    row = conn.execute("SELECT fts_rowid FROM photos WHERE id=?", (photo_id,)).fetchone()
+    if row and row[0] is not None:
+        conn.execute("DELETE FROM photo_fts WHERE rowid=?", (row[0],))
+        conn.execute("UPDATE photos SET fts_rowid=NULL WHERE id=?", (photo_id,))
+
+
+def _has_auto(conn: sqlite3.Connection, photo_id: int) -> bool:
+    return conn.execute("SELECT 1 FROM captions WHERE photo_id=? AND source='auto' LIMIT 1",
+                        (photo_id,)).fetchone() is not None
+
+
+def _has_user(conn: sqlite3.Connection, photo_id: int) -> bool:
+    return conn.execute("SELECT 1 FROM captions WHERE photo_id=? AND source='user' LIMIT 1",
+                        (photo_id,)).fetchone() is not None
+
+
+def _require(conn: sqlite3.Connection, photo_id: int) -> None:
+    if conn.execute("SELECT 1 FROM photos WHERE id=?", (photo_id,)).fetchone() is None:
+        raise LibraryError(f"no photo with id {photo_id} in the library")

@@ -1,0 +1,22 @@
+"""Shared fixtures: temp libraries, real photos, and tiny BLIP / BLIP-2 models built on the spot."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ["HF_HUB_OFFLINE"] = "1"          # tests never download
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+
+import pytest
+
+from tiny_models import *  # noqa: E402,F401,F403  (session fixtures: tiny_blip_dir, tiny_vqa_dir, ...)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_user_dirs(tmp_path, monkeypatch):
+    """Keep every test away from the real user's config, data and cache folders."""
+    for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME"):
+        monkeypatch.setenv(var, str(tmp_path / "_user" / var.lower()))
+    for var in [v for v in os.environ if v.startswith("PHOTOCAP_")]:
+        monkeypatch.delenv(var)
