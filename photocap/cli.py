@@ -1,0 +1,75 @@
+"""Command line: parse, call the engine, print. Errors are one line on stderr, never a traceback.
+
+Exit codes: 0 ok, 1 a problem with the input or the library, 2 a usage error, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sqlite3
+import sys
+from typing import Sequence
+
+from photocap import __version__, config
+from photocap.commands import library
+from photocap.library.db import LibraryError
+
+COMMAND_MODULES = [library]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="photocap",
+        description="Caption, tag and search your photo library with BLIP / BLIP-2.",
+        epilog="Run `photocap COMMAND --help` for a command's options.")
+    parser.add_argument("--version", action="version", version=f"photocap {__version__}")
+    parser.add_argument("--db", metavar="PATH",
+                        help="library database (default: library.db in the user data folder; env PHOTOCAP_DB)")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module in COMMAND_MODULES:
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    if not args.command:
+        parser.print_help()
+        return 0
+    try:
+        settings = config.load().replace(db=args.db)
+        from photocap.engine import Engine
+        with Engine(settings) as engine:
+            return args.func(args, engine)
+    except KeyboardInterrupt:
+        print("photocap: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0            # `photocap search ... | head`
+    except Exception as exc:  # noqa: BLE001 - users get one line; --debug shows the traceback
+        if args.debug:
+            raise
+        print(f"photocap: error: {describe(exc)}", file=sys.stderr)
+        return 1
+
+
+def describe(exc: BaseException) -> str:
+    """One readable line for an exception."""
+    if isinstance(exc, (LibraryError, config.ConfigError)):
+        return str(exc)
+    if isinstance(exc, sqlite3.DatabaseError):
+        return f"the library database cannot be used ({exc}); is it a photocap library?"
+    if isinstance(exc, OSError):
+        where = f": {exc.filename}" if exc.filename else ""
+        return f"{exc.strerror or exc}{where}"
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,84 @@
+"""`photocap index`, `search` and `status`: the library itself."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from photocap.console import Progress, warn
+from photocap.console import positive_int
+from photocap.library import paths
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("index", help="add photo folders to the library, scan them and caption new photos",
+                       description="Scan folders (recursively) into the library, then caption what is pending.")
+    p.add_argument("folders", nargs="+", metavar="DIR", help="photo folder to add and scan")
+    p.add_argument("--no-caption", action="store_true", help="record the photos only; caption later")
+    p.add_argument("--json", action="store_true", help="print the scan report as JSON")
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("search", help="search the library",
+                       description='Words (all must match), "exact phrase", OR, -exclude, prefix*, '
+                                   "and filters tag: folder: path: after:YYYY-MM-DD before: status:.")
+    p.add_argument("query", nargs="+", help="what to look for")
+    p.add_argument("--limit", type=positive_int, default=20, help="how many results (default 20)")
+    p.add_argument("--json", action="store_true", help="print a JSON list")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("status", help="library folders and photo counts")
+    p.add_argument("--json", action="store_true", help="print a JSON object")
+    p.set_defaults(func=cmd_status)
+
+
+def cmd_index(args, engine) -> int:
+    progress = Progress("scanning")
+    reports = engine.index(args.folders, progress)
+    progress.done()
+    for r in reports:
+        for err in r.errors:
+            warn(err)
+    if args.json:
+        print(json.dumps([{k: v for k, v in vars(r).items() if k != "added_ids"} for r in reports],
+                         indent=2))
+    else:
+        for r in reports:
+            state = "" if r.online else " (offline)"
+            print(f"{paths.display(r.root)}{state}: {r.files} photos, {r.added} new, {r.moved} moved, "
+                  f"{r.updated} changed, {r.missing} missing, {len(r.errors)} problems "
+                  f"({r.seconds:.1f} s)")
+    return 0 if all(r.online for r in reports) else 1
+
+
+def cmd_search(args, engine) -> int:
+    hits = engine.search(" ".join(args.query), limit=args.limit)
+    if args.json:
+        print(json.dumps([{"path": paths.display(h.path), "caption": h.caption, "tags": h.tags,
+                           "taken_at": h.taken_at, "score": round(h.score, 4), "status": h.status}
+                          for h in hits], indent=2, ensure_ascii=False))
+        return 0
+    if not hits:
+        print("no photos match")
+        return 0
+    for h in hits:
+        print(paths.display(h.path))
+        detail = h.caption or f"({h.status})"
+        if h.tags:
+            detail += "  [" + ", ".join(h.tags) + "]"
+        print(f"    {detail}")
+    return 0
+
+
+def cmd_status(args, engine) -> int:
+    s = engine.status()
+    if args.json:
+        print(json.dumps(s, indent=2, ensure_ascii=False))
+        return 0
+    print(f"library: {s['db']}")
+    print(f"photos: {s['photos']}  captioned: {s['captioned']}  pending: {s['pending']}  "
+          f"failed: {s['failed']}  missing: {s['missing']}")
+    for r in s["roots"]:
+        print(f"folder: {paths.display(r['path'])}{'' if r['online'] else ' (offline)'}")
+    if not s["roots"]:
+        print("no folders yet: add one with `photocap index ~/Pictures`")
+    return 0
