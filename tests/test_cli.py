@@ -1,0 +1,97 @@
+"""The command line, in process and as users run it (a real subprocess)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from PIL import Image
+
+from photocap import cli
+
+
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "photocap", *args], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "PYTHONIOENCODING": "utf-8"})
+
+
+@pytest.fixture
+def pics(tmp_path):
+    root = tmp_path / "pics"
+    (root / "2023").mkdir(parents=True)
+    Image.new("RGB", (40, 30), "red").save(root / "2023" / "beach day.jpg")
+    Image.new("RGB", (40, 30), "blue").save(root / "kitchen.png")
+    return root
+
+
+def test_no_command_prints_help(capsys):
+    assert cli.main([]) == 0
+    assert "usage: photocap" in capsys.readouterr().out
+
+
+def test_index_status_and_search_json(tmp_path, pics, capsys):
+    db = str(tmp_path / "lib.db")
+    assert cli.main(["--db", db, "index", "--no-caption", str(pics)]) == 0
+    capsys.readouterr()
+    assert cli.main(["--db", db, "status", "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert {k: status[k] for k in ("photos", "captioned", "pending", "failed", "missing")} == \
+        {"photos": 2, "captioned": 0, "pending": 2, "failed": 0, "missing": 0}
+    assert status["db"] == db and status["roots"][0]["path"] == str(pics)
+    assert cli.main(["--db", db, "search", "beach", "--json"]) == 0
+    hits = json.loads(capsys.readouterr().out)
+    assert [os.path.basename(h["path"]) for h in hits] == ["beach day.jpg"]
+    assert set(hits[0]) >= {"path", "caption", "tags", "taken_at", "score"}
+
+
+def test_search_human_output_and_no_results(tmp_path, pics, capsys):
+    db = str(tmp_path / "lib.db")
+    cli.main(["--db", db, "index", "--no-caption", str(pics)])
+    capsys.readouterr()
+    cli.main(["--db", db, "search", "kitchen"])
+    assert "kitchen.png" in capsys.readouterr().out
+    cli.main(["--db", db, "search", "zebra"])
+    assert "no photos match" in capsys.readouterr().out
+
+
+def test_env_chooses_the_library(tmp_path, pics, monkeypatch, capsys):
+    monkeypatch.setenv("PHOTOCAP_DB", str(tmp_path / "env.db"))
+    assert cli.main(["index", "--no-caption", str(pics)]) == 0
+    assert (tmp_path / "env.db").exists()
+
+
+@pytest.mark.parametrize("query", ['"unbalanced', "-", "AND", "NEAR(", "col:x", "*", "^", "(((", "\U0001F600"])
+def test_hostile_queries_exit_cleanly(tmp_path, pics, capsys, query):
+    db = str(tmp_path / "lib.db")
+    cli.main(["--db", db, "index", "--no-caption", str(pics)])
+    assert cli.main(["--db", db, "search", query, "--json"]) == 0
+    assert isinstance(json.loads(capsys.readouterr().out), list)
+
+
+def test_errors_are_one_line_without_traceback(tmp_path):
+    bad = tmp_path / "bad.db"
+    bad.write_text("not sqlite" * 200)
+    result = run("--db", str(bad), "status")
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1 and "photocap: error:" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_usage_error_exits_2():
+    result = run("search", "x", "--limit", "0")
+    assert result.returncode == 2 and "at least 1" in result.stderr
+
+
+def test_offline_root_is_reported_and_exits_1(tmp_path):
+    result = run("--db", str(tmp_path / "lib.db"), "index", "--no-caption", str(tmp_path / "nope"))
+    assert result.returncode == 1 and "offline" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_every_command_has_help():
+    parser = cli.build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    assert sub.choices
+    for name, p in sub.choices.items():
+        assert p.format_help().strip(), name
+        assert any(a.help for a in sub._choices_actions if a.dest == name), f"{name} has no help line"
