@@ -12,10 +12,10 @@ import sys
 from typing import Sequence
 
 from photocap import __version__, config
-from photocap.commands import library
+from photocap.commands import library, options, vision
 from photocap.library.db import LibraryError
 
-COMMAND_MODULES = [library]
+COMMAND_MODULES = [library, vision]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in COMMAND_MODULES:
-        module.register(sub)
+        module.register(sub, [options.common()])
     return parser
 
 
@@ -42,7 +42,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        settings = config.load().replace(db=args.db)
+        settings = config.load().replace(db=args.db, **options.settings_changes(args))
         from photocap.engine import Engine
         with Engine(settings) as engine:
             return args.func(args, engine)

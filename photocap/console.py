@@ -38,6 +38,24 @@ class Progress:
             self.stream.flush()
 
 
+class StatusLine:
+    """A free-text line that rewrites itself on a terminal and stays silent elsewhere."""
+
+    def __init__(self, stream: TextIO | None = None):
+        self.stream = stream or sys.stderr
+        self.enabled = self.stream.isatty()
+
+    def show(self, text: str) -> None:
+        if self.enabled:
+            self.stream.write(f"\r\x1b[K{text}")
+            self.stream.flush()
+
+    def done(self) -> None:
+        if self.enabled:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+
+
 def warn(message: str) -> None:
     print(f"photocap: {message}", file=sys.stderr)
 

@@ -6,11 +6,14 @@ methods and show what comes back; they never talk to SQLite or the models themse
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import threading
 from pathlib import Path
+from typing import Callable
 
 from photocap import config
-from photocap.library import db, photos, roots, scan, search
+from photocap.library import db, jobs, photos, roots, scan, search
 
 
 class Engine:
@@ -18,6 +21,15 @@ class Engine:
         self.settings = settings or config.load()
         self.db_path: Path = self.settings.db_path()
         self.conn: sqlite3.Connection = db.connect(self.db_path)
+        self._host = None
+
+    @property
+    def models(self):
+        """The ModelHost; torch is imported only when a model is first needed."""
+        if self._host is None:
+            from photocap.vision.host import ModelHost
+            self._host = ModelHost(self.settings)
+        return self._host
 
     # ---- library --------------------------------------------------------------------------------
 
@@ -39,7 +51,48 @@ class Engine:
             **photos.counts(self.conn),
         }
 
+    # ---- captions and questions ------------------------------------------------------------------
+
+    def caption_pending(self, stop: threading.Event | None = None, *, forever: bool = False,
+                        on_result: Callable | None = None, on_progress: Callable | None = None):
+        """Caption queued photos; returns the run's Progress. Raises ModelUnavailable (photos stay queued)."""
+        from photocap.captioning import CaptionLoop
+        loop = CaptionLoop(self.conn, self.models, on_result=on_result, on_progress=on_progress)
+        return loop.run(stop, forever=forever)
+
+    def caption_files(self, files: list[str]):
+        """Caption files without touching the library: yields (path, captions or ImageError)."""
+        captioner = self.models.captioner()
+        yield from captioner.caption_paths(files, decode_workers=self.settings.decode_workers)
+
+    def ask(self, target: str | int, question: str) -> str:
+        """Answer a question about a photo (a library photo id, or any image file).
+
+        For a library photo the earlier questions and answers are context, and the pair is stored.
+        """
+        from photocap.library.images import open_image
+        question = " ".join(question.split())
+        if not question:
+            raise db.LibraryError("the question is empty")
+        photo = photos.get(self.conn, target) if isinstance(target, int) else \
+            photos.by_path(self.conn, os.path.abspath(target))
+        if isinstance(target, int) and photo is None:
+            raise db.LibraryError(f"no photo with id {target} in the library")
+        path = photo.path if photo else str(target)
+        history = photos.questions(self.conn, photo.id) if photo else []
+        asker = self.models.asker()
+        image = open_image(path, max_side=asker.input_size * 2)
+        answer = asker.ask(image, question, history)
+        if photo is not None:
+            photos.add_question(self.conn, photo.id, question, answer, self.models.vqa_model_name())
+        return answer
+
+    def pause(self, value: bool = True) -> None:
+        jobs.set_paused(self.conn, value)
+
     def close(self) -> None:
+        if self._host is not None:
+            self._host.unload()
         self.conn.close()
 
     def __enter__(self) -> "Engine":

@@ -5,20 +5,21 @@ from __future__ import annotations
 import argparse
 import json
 
-from photocap.console import Progress, warn
+from photocap.console import Progress, StatusLine, warn
+from photocap.commands import options
 from photocap.console import positive_int
 from photocap.library import paths
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("index", help="add photo folders to the library, scan them and caption new photos",
+def register(sub: argparse._SubParsersAction, parents: list) -> None:
+    p = sub.add_parser("index", parents=[*parents, options.models()], help="add photo folders to the library, scan them and caption new photos",
                        description="Scan folders (recursively) into the library, then caption what is pending.")
     p.add_argument("folders", nargs="+", metavar="DIR", help="photo folder to add and scan")
     p.add_argument("--no-caption", action="store_true", help="record the photos only; caption later")
     p.add_argument("--json", action="store_true", help="print the scan report as JSON")
     p.set_defaults(func=cmd_index)
 
-    p = sub.add_parser("search", help="search the library",
+    p = sub.add_parser("search", parents=parents, help="search the library",
                        description='Words (all must match), "exact phrase", OR, -exclude, prefix*, '
                                    "and filters tag: folder: path: after:YYYY-MM-DD before: status:.")
     p.add_argument("query", nargs="+", help="what to look for")
@@ -26,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print a JSON list")
     p.set_defaults(func=cmd_search)
 
-    p = sub.add_parser("status", help="library folders and photo counts")
+    p = sub.add_parser("status", parents=parents, help="library folders and photo counts")
     p.add_argument("--json", action="store_true", help="print a JSON object")
     p.set_defaults(func=cmd_status)
 
@@ -47,7 +48,26 @@ def cmd_index(args, engine) -> int:
             print(f"{paths.display(r.root)}{state}: {r.files} photos, {r.added} new, {r.moved} moved, "
                   f"{r.updated} changed, {r.missing} missing, {len(r.errors)} problems "
                   f"({r.seconds:.1f} s)")
-    return 0 if all(r.online for r in reports) else 1
+    scanned_ok = all(r.online for r in reports)
+    if args.no_caption:
+        return 0 if scanned_ok else 1
+    return caption_queue(engine) or (0 if scanned_ok else 1)
+
+
+def caption_queue(engine) -> int:
+    """Caption what is pending, with a progress line on a terminal. No model: say so, keep the queue."""
+    from photocap.vision.loader import ModelUnavailable
+    line = StatusLine()
+    try:
+        progress = engine.caption_pending(on_progress=lambda p: line.show(p.line()))
+    except ModelUnavailable as exc:
+        line.done()
+        pending = engine.status()["pending"]
+        warn(f"{pending} photos wait for captions: {exc}")
+        return 0
+    line.done()
+    print(progress.line().replace(", 0 pending", ""))
+    return 0
 
 
 def cmd_search(args, engine) -> int:

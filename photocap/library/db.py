@@ -90,6 +90,30 @@ MIGRATIONS: list[str] = [
         tokenize = 'unicode61 remove_diacritics 2'
     );
     """,
+    # 2: the persistent caption queue. A pending photo always has exactly one job (triggers keep
+    # that true whoever changes the status); a claim is a lease, so a killed process's jobs return.
+    """
+    CREATE TABLE jobs (
+        photo_id INTEGER PRIMARY KEY REFERENCES photos(id) ON DELETE CASCADE,
+        state TEXT NOT NULL DEFAULT 'queued' CHECK (state IN ('queued', 'claimed')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        not_before REAL NOT NULL DEFAULT 0,
+        claimed_by TEXT,
+        lease_until REAL,
+        last_error TEXT
+    );
+    CREATE INDEX jobs_ready ON jobs(state, not_before);
+    CREATE TRIGGER jobs_on_new_photo AFTER INSERT ON photos WHEN NEW.status = 'pending'
+    BEGIN
+        INSERT OR IGNORE INTO jobs (photo_id) VALUES (NEW.id);
+    END;
+    CREATE TRIGGER jobs_on_status AFTER UPDATE OF status ON photos
+    BEGIN
+        INSERT OR IGNORE INTO jobs (photo_id) SELECT NEW.id WHERE NEW.status = 'pending';
+        DELETE FROM jobs WHERE photo_id = NEW.id AND NEW.status != 'pending';
+    END;
+    INSERT OR IGNORE INTO jobs (photo_id) SELECT id FROM photos WHERE status = 'pending';
+    """,
 ]
 
 

@@ -1,0 +1,157 @@
+"""The caption loop: claim pending photos, caption them in batches, record results.
+
+Qt-free and shared: `photocap index` runs it until the queue is empty, `photocap watch` and the
+desktop app run it until stopped. Results are committed per batch; one bad image fails alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from photocap.library import jobs, paths, photos
+from photocap.library.db import write
+from photocap.library.images import ImageError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CaptionResult:
+    """One photo's outcome, as plain data for front ends."""
+    photo_id: int
+    path: str
+    captions: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    error: str | None = None
+    retry: bool = False
+
+
+@dataclass
+class Progress:
+    done: int = 0            # captioned in this run
+    failed: int = 0
+    pending: int = 0         # still waiting in the library
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def rate_per_minute(self) -> float:
+        elapsed = time.monotonic() - self.started
+        return 60.0 * self.done / elapsed if elapsed > 0 and self.done else 0.0
+
+    @property
+    def eta_seconds(self) -> float | None:
+        rate = self.rate_per_minute
+        return 60.0 * self.pending / rate if rate else None
+
+    def line(self) -> str:
+        eta = self.eta_seconds
+        left = f", about {_duration(eta)} left" if eta is not None and self.pending else ""
+        failed = f", {self.failed} failed" if self.failed else ""
+        return (f"captioned {self.done}{failed}, {self.pending} pending, "
+                f"{self.rate_per_minute:.1f} photos/min{left}")
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    if seconds < 90:
+        return f"{seconds} s"
+    if seconds < 5400:
+        return f"{round(seconds / 60)} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+class CaptionLoop:
+    """Caption what is queued in one library with the models of one ModelHost."""
+
+    def __init__(self, conn: sqlite3.Connection, host, *, worker: str | None = None,
+                 on_result: Callable[[CaptionResult], None] | None = None,
+                 on_progress: Callable[[Progress], None] | None = None):
+        self.conn = conn
+        self.host = host
+        self.worker = worker or jobs.worker_id()
+        self.on_result = on_result or (lambda r: None)
+        self.on_progress = on_progress or (lambda p: None)
+        self.progress = Progress()
+
+    def pending(self) -> int:
+        return self.conn.execute("SELECT count(*) FROM photos WHERE status='pending'").fetchone()[0]
+
+    def run(self, stop: threading.Event | None = None, *, forever: bool = False,
+            idle_wait: float = 1.0) -> Progress:
+        """Caption until the queue is empty (or, with forever, until `stop` is set).
+
+        Raises ModelUnavailable when no model can be loaded; the photos stay queued.
+        """
+        stop = stop or threading.Event()
+        self.progress = Progress(pending=self.pending())
+        batch_size = max(1, self.host.settings.batch_size)
+        while not stop.is_set():
+            if jobs.paused(self.conn):
+                if not forever:
+                    break
+                stop.wait(idle_wait)
+                continue
+            claimed = jobs.claim(self.conn, self.worker, batch_size * 4)
+            if not claimed:
+                if not forever:
+                    break
+                stop.wait(idle_wait)
+                continue
+            try:
+                self._caption(claimed, batch_size, stop)
+            finally:
+                jobs.release(self.conn, self.worker)     # whatever was not recorded goes back
+        return self.progress
+
+    def _caption(self, claimed: list[jobs.Job], batch_size: int, stop: threading.Event) -> None:
+        captioner = self.host.captioner()                # may raise ModelUnavailable
+        by_path = {job.path: job for job in claimed}
+        batch: list[tuple[jobs.Job, list[str] | ImageError]] = []
+        for path, outcome in captioner.caption_paths([j.path for j in claimed],
+                                                     decode_workers=self.host.settings.decode_workers):
+            batch.append((by_path[path], outcome))
+            if len(batch) == batch_size:
+                self._record(batch)
+                batch = []
+                if stop.is_set():
+                    return
+                jobs.renew(self.conn, self.worker, [j.photo_id for j in claimed])
+        self._record(batch)
+
+    def _record(self, batch: list[tuple[jobs.Job, list[str] | ImageError]]) -> None:
+        if not batch:
+            return
+        from photocap.vision.tags import tags_from_captions
+        model = self.host.caption_model_name
+        options = self.host.captioner().options.to_dict()
+        results = []
+        with write(self.conn):
+            for job, outcome in batch:
+                if isinstance(outcome, ImageError):
+                    retry = jobs.fail(self.conn, self.worker, job.photo_id, outcome.reason,
+                                      transient=outcome.transient)
+                    results.append(CaptionResult(job.photo_id, job.path, error=outcome.reason, retry=retry))
+                    continue
+                if not jobs.owns(self.conn, self.worker, job.photo_id):
+                    continue                             # our lease ran out; the new owner writes
+                tag_list = tags_from_captions(outcome)
+                photos.set_auto_captions(self.conn, job.photo_id, outcome, model=model,
+                                         options=options, tags=tag_list)
+                results.append(CaptionResult(job.photo_id, job.path, outcome, tag_list))
+        for result in results:
+            if result.error is None:
+                self.progress.done += 1
+                log.info("captioned %s: %s", paths.display(result.path), " | ".join(result.captions))
+            elif not result.retry:
+                self.progress.failed += 1
+                log.warning("failed %s: %s", paths.display(result.path), result.error)
+            else:
+                log.info("will retry %s: %s", paths.display(result.path), result.error)
+            self.on_result(result)
+        self.progress.pending = self.pending()
+        self.on_progress(self.progress)

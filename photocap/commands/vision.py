@@ -1,0 +1,81 @@
+"""`photocap caption`, `ask` and `models`: the models, with or without the library."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from photocap.commands import options
+from photocap.library import paths
+
+
+def register(sub: argparse._SubParsersAction, parents: list) -> None:
+    p = sub.add_parser("caption", parents=[*parents, options.models()],
+                       help="caption image files (the library is not touched)")
+    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p.add_argument("--json", action="store_true", help="print a JSON list of {path, captions}")
+    p.set_defaults(func=cmd_caption)
+
+    p = sub.add_parser("ask", parents=[*parents, options.models()],
+                       help="ask a question about a photo (answers are kept for library photos)")
+    p.add_argument("image", metavar="IMAGE")
+    p.add_argument("question", nargs="+")
+    p.add_argument("--json", action="store_true", help="print a JSON object with the answer")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("models", parents=parents, help="list model presets, or download one",
+                       description="List the model presets and which are present locally; "
+                                   "`photocap models pull NAME` downloads one.")
+    p.add_argument("action", nargs="?", choices=["list", "pull"], default="list")
+    p.add_argument("name", nargs="?", help="preset to pull")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_models)
+
+
+def cmd_caption(args, engine) -> int:
+    failures = 0
+    results = []
+    for path, outcome in engine.caption_files(args.images):
+        if isinstance(outcome, Exception):
+            failures += 1
+            print(f"photocap: {paths.display(path)}: {getattr(outcome, 'reason', outcome)}", file=sys.stderr)
+            continue
+        results.append({"path": paths.display(path), "captions": outcome})
+        if not args.json:
+            print(f"{paths.display(path)}: {' | '.join(outcome)}")
+    if args.json:
+        print(json.dumps(results, indent=2, ensure_ascii=False))
+    return 1 if failures else 0
+
+
+def cmd_ask(args, engine) -> int:
+    if not os.path.exists(args.image):
+        print(f"photocap: error: no such image: {paths.display(args.image)}", file=sys.stderr)
+        return 1
+    answer = engine.ask(args.image, " ".join(args.question))
+    print(json.dumps({"answer": answer}, ensure_ascii=False) if args.json else answer)
+    return 0
+
+
+def cmd_models(args, engine) -> int:
+    from photocap.vision import registry
+    if args.action == "pull":
+        if not args.name:
+            print("photocap models pull: error: name a preset, e.g. blip-base", file=sys.stderr)
+            return 2
+        where = registry.pull(args.name)
+        print(f"{args.name} is ready in {where}")
+        return 0
+    models = registry.list_models()
+    if args.json:
+        print(json.dumps(models, indent=2, default=str))
+        return 0
+    for m in models:
+        size = f"{m['size'] / 1e6:,.0f} MB" if m.get("size") else "-"
+        can = ", ".join(k for k, flag in (("caption", m["can_caption"]), ("questions", m["can_ask"])) if flag)
+        state = "present" if m["present"] else "not downloaded"
+        print(f"{m['name']:<15} {state:<15} {size:>10}  {can:<18} {m['source']}")
+    print("\nget one with `photocap models pull NAME`, or pass a folder made with save_pretrained to --model")
+    return 0

@@ -1,0 +1,121 @@
+"""The persistent caption queue, in the library database.
+
+A job is a pending photo. Workers claim jobs with a lease and renew it while they work; a job whose
+lease ran out (its process was killed) is claimable again, so nothing is lost and nothing stays
+stuck. A claim is one UPDATE inside BEGIN IMMEDIATE, so two processes never get the same photo.
+Transient failures (a file still being written, busy, out of memory) go back to the queue with
+exponential backoff; the rest fail the photo with a reason.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sqlite3
+import uuid
+from dataclasses import dataclass
+
+from photocap.library import paths
+from photocap.library.db import get_setting, now, set_setting, write
+
+LEASE_SECONDS = 300.0
+MAX_ATTEMPTS = 5
+BACKOFF_BASE = 2.0       # seconds; doubles per attempt
+BACKOFF_MAX = 600.0
+
+
+def worker_id() -> str:
+    """A name for this worker, unique across processes and hosts."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+@dataclass
+class Job:
+    photo_id: int
+    path: str
+    attempts: int
+
+
+def claim(conn: sqlite3.Connection, worker: str, limit: int, *,
+          lease: float = LEASE_SECONDS) -> list[Job]:
+    """Take up to `limit` ready jobs (queued and due, or with an expired lease)."""
+    t = now()
+    with write(conn):
+        rows = conn.execute(
+            "SELECT j.photo_id, p.path, j.attempts FROM jobs j JOIN photos p ON p.id = j.photo_id"
+            " WHERE (j.state = 'queued' AND j.not_before <= ?) OR (j.state = 'claimed' AND j.lease_until < ?)"
+            " ORDER BY j.not_before, j.photo_id LIMIT ?", (t, t, limit)).fetchall()
+        conn.executemany(
+            "UPDATE jobs SET state='claimed', claimed_by=?, lease_until=? WHERE photo_id=?",
+            [(worker, t + lease, r[0]) for r in rows])
+    return [Job(photo_id=r[0], path=paths.from_db(r[1]), attempts=r[2]) for r in rows]
+
+
+def renew(conn: sqlite3.Connection, worker: str, photo_ids: list[int], *,
+          lease: float = LEASE_SECONDS) -> None:
+    with write(conn):
+        conn.executemany("UPDATE jobs SET lease_until=? WHERE photo_id=? AND claimed_by=?",
+                         [(now() + lease, i, worker) for i in photo_ids])
+
+
+def owns(conn: sqlite3.Connection, worker: str, photo_id: int) -> bool:
+    """Whether this worker still holds the job (call inside the write that records the result)."""
+    return conn.execute("SELECT 1 FROM jobs WHERE photo_id=? AND claimed_by=? AND state='claimed'",
+                        (photo_id, worker)).fetchone() is not None
+
+
+def fail(conn: sqlite3.Connection, worker: str, photo_id: int, reason: str, *,
+         transient: bool) -> bool:
+    """Record a failure; True when the job will be retried, False when the photo failed for good."""
+    with write(conn):
+        row = conn.execute("SELECT attempts FROM jobs WHERE photo_id=? AND claimed_by=?",
+                           (photo_id, worker)).fetchone()
+        if row is None:
+            return False                       # lost the lease: the new owner decides
+        attempts = row[0] + 1
+        if transient and attempts < MAX_ATTEMPTS:
+            delay = min(BACKOFF_MAX, BACKOFF_BASE * 2 ** (attempts - 1))
+            conn.execute("UPDATE jobs SET state='queued', claimed_by=NULL, lease_until=NULL,"
+                         " attempts=?, not_before=?, last_error=? WHERE photo_id=?",
+                         (attempts, now() + delay, reason, photo_id))
+            return True
+        # The status trigger removes the job.
+        conn.execute("UPDATE photos SET status='failed', error=?, updated_at=? WHERE id=?",
+                     (reason, now(), photo_id))
+        return False
+
+
+def release(conn: sqlite3.Connection, worker: str, photo_ids: list[int] | None = None) -> int:
+    """Give claimed jobs back untouched (shutdown, model unavailable)."""
+    with write(conn):
+        if photo_ids is None:
+            cur = conn.execute("UPDATE jobs SET state='queued', claimed_by=NULL, lease_until=NULL"
+                               " WHERE claimed_by=?", (worker,))
+        else:
+            cur = conn.executemany("UPDATE jobs SET state='queued', claimed_by=NULL, lease_until=NULL"
+                                   " WHERE claimed_by=? AND photo_id=?", [(worker, i) for i in photo_ids])
+        return cur.rowcount
+
+
+def retry_failed(conn: sqlite3.Connection) -> int:
+    """Queue every failed photo again (e.g. after installing a model or fixing files)."""
+    with write(conn):
+        return conn.execute("UPDATE photos SET status='pending', error=NULL WHERE status='failed'").rowcount
+
+
+def counts(conn: sqlite3.Connection) -> dict[str, int]:
+    t = now()
+    row = conn.execute(
+        "SELECT count(*), sum(state='claimed' AND lease_until >= ?), sum(state='queued' AND not_before > ?)"
+        " FROM jobs", (t, t)).fetchone()
+    return {"jobs": row[0], "claimed": row[1] or 0, "waiting_retry": row[2] or 0}
+
+
+# ---- pause / resume: shared by every process on the library ------------------------------------
+
+def paused(conn: sqlite3.Connection) -> bool:
+    return get_setting(conn, "captioning_paused", "0") == "1"
+
+
+def set_paused(conn: sqlite3.Connection, value: bool) -> None:
+    set_setting(conn, "captioning_paused", "1" if value else "0")

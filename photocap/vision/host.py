@@ -1,0 +1,77 @@
+"""The loaded models of one process: loaded lazily, once, and unloadable to free memory.
+
+Use it from one long-lived thread (torch keeps per-thread state): the CLI's main thread, the
+daemon's loop, or the GUI's caption worker thread.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+
+from photocap.config import Settings
+from photocap.vision import loader, registry
+from photocap.vision.asker import Asker
+from photocap.vision.captioner import CaptionOptions, Captioner
+
+log = logging.getLogger(__name__)
+
+
+class ModelHost:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._captioner: Captioner | None = None
+        self._asker: Asker | None = None
+
+    @property
+    def caption_model_name(self) -> str:
+        return self.settings.model
+
+    def vqa_model_name(self) -> str:
+        """The question model: as set, else the caption model if it can answer, else blip-vqa."""
+        if self.settings.vqa_model:
+            return self.settings.vqa_model
+        spec = registry.resolve(self.settings.model)
+        return self.settings.model if spec.can_ask else "blip-vqa"
+
+    def captioner(self) -> Captioner:
+        if self._captioner is None:
+            loaded = loader.load(self.settings.model, device=self.settings.device,
+                                 precision=self.settings.precision)
+            if not loaded.spec.can_caption:
+                raise loader.ModelUnavailable(
+                    f"model {loaded.spec.name} answers questions but cannot caption; "
+                    "choose a caption model such as blip-base")
+            log.info("caption model %s on %s (%s)", loaded.spec.name, loaded.device, loaded.dtype)
+            self._captioner = Captioner(loaded, CaptionOptions.from_settings(self.settings),
+                                        batch_size=self.settings.batch_size)
+        return self._captioner
+
+    def asker(self) -> Asker:
+        if self._asker is None:
+            name = self.vqa_model_name()
+            cap = self._captioner
+            if cap is not None and name == self.settings.model:
+                loaded = cap.loaded            # BLIP-2 captions and answers with one set of weights
+            else:
+                loaded = loader.load(name, device=self.settings.device, precision=self.settings.precision)
+            self._asker = Asker(loaded)
+        return self._asker
+
+    def describe(self) -> str:
+        """What is loaded, for status lines: "blip-base on cpu (bfloat16)"."""
+        cap = self._captioner
+        if cap is None:
+            return f"{self.settings.model} (not loaded)"
+        return f"{cap.loaded.spec.name} on {cap.loaded.device} ({str(cap.loaded.dtype).replace('torch.', '')})"
+
+    def unload(self) -> None:
+        self._captioner = None
+        self._asker = None
+        gc.collect()
+        try:
+            import torch
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+        except ImportError:
+            pass
