@@ -82,25 +82,24 @@ class CaptionLoop:
         return self.conn.execute("SELECT count(*) FROM photos WHERE status='pending'").fetchone()[0]
 
     def run(self, stop: threading.Event | None = None, *, forever: bool = False,
-            idle_wait: float = 1.0) -> Progress:
+            idle_wait: float = 1.0, wake: threading.Event | None = None) -> Progress:
         """Caption until the queue is empty (or, with forever, until `stop` is set).
 
+        With forever, an idle loop sleeps until `wake` is set (new photos) or `idle_wait` passes,
+        which also picks up work queued by other processes. Set `wake` too when setting `stop`.
         Raises ModelUnavailable when no model can be loaded; the photos stay queued.
         """
         stop = stop or threading.Event()
+        wake = wake or stop
         self.progress = Progress(pending=self.pending())
         batch_size = max(1, self.host.settings.batch_size)
         while not stop.is_set():
-            if jobs.paused(self.conn):
-                if not forever:
-                    break
-                stop.wait(idle_wait)
-                continue
-            claimed = jobs.claim(self.conn, self.worker, batch_size * 4)
+            claimed = [] if jobs.paused(self.conn) else jobs.claim(self.conn, self.worker, batch_size * 4)
             if not claimed:
                 if not forever:
                     break
-                stop.wait(idle_wait)
+                if wake.wait(idle_wait) and wake is not stop:
+                    wake.clear()
                 continue
             try:
                 self._caption(claimed, batch_size, stop)

@@ -54,11 +54,12 @@ class Engine:
     # ---- captions and questions ------------------------------------------------------------------
 
     def caption_pending(self, stop: threading.Event | None = None, *, forever: bool = False,
-                        on_result: Callable | None = None, on_progress: Callable | None = None):
+                        wake: threading.Event | None = None, on_result: Callable | None = None,
+                        on_progress: Callable | None = None):
         """Caption queued photos; returns the run's Progress. Raises ModelUnavailable (photos stay queued)."""
         from photocap.captioning import CaptionLoop
         loop = CaptionLoop(self.conn, self.models, on_result=on_result, on_progress=on_progress)
-        return loop.run(stop, forever=forever)
+        return loop.run(stop, forever=forever, wake=wake)
 
     def caption_files(self, files: list[str]):
         """Caption files without touching the library: yields (path, captions or ImageError)."""

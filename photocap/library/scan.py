@@ -254,3 +254,70 @@ def _moved_photo(conn: sqlite3.Connection, digest: str) -> int | None:
 
 def scan(conn: sqlite3.Connection, folders: list[str], progress: Progress | None = None) -> list[ScanReport]:
     return [scan_root(conn, folder, progress) for folder in folders]
+
+
+# ---- single changes, as a folder watcher reports them -------------------------------------------
+
+def root_of(conn: sqlite3.Connection, path: str) -> roots.Root | None:
+    for root in roots.all_roots(conn):
+        if path == root.path or _inside(path, root.path):
+            return root
+    return None
+
+
+def ingest(conn: sqlite3.Connection, file_paths: list[str]) -> ScanReport:
+    """Record files that appeared or changed (new, changed, or moved in from elsewhere)."""
+    report = ScanReport(root="")
+    batch = []
+    for path in file_paths:
+        root = root_of(conn, path)
+        if root is None or os.path.basename(path).startswith(".") \
+                or os.path.splitext(path)[1].lower() in SKIP_EXTENSIONS:
+            continue
+        try:
+            st = os.stat(path)
+            if not stat.S_ISREG(st.st_mode):
+                continue
+            row = conn.execute("SELECT id, size, mtime, status FROM photos WHERE path = ?",
+                               (paths.to_db(path),)).fetchone()
+            if row is not None and row["size"] == st.st_size and row["mtime"] == st.st_mtime:
+                if row["status"] == "missing":
+                    photos.restore(conn, row["id"])
+                    report.restored += 1
+                continue
+            info = read_file(path, st)
+        except OSError as exc:
+            report.errors.append(f"cannot read {paths.display(path)}: {exc.strerror or exc}")
+            continue
+        if info is not None:
+            report.files += 1
+            batch.append((root.id, path, info, row))
+    with write(conn):
+        for root_id, path, info, row in batch:
+            _record(conn, root_id, [(path, info, row)], report)
+    return report
+
+
+def forget(conn: sqlite3.Connection, path: str) -> int:
+    """A file or folder was deleted: its photos leave search (kept as missing, captions and all)."""
+    prefix = path.rstrip(os.sep) + os.sep
+    ids = [r[0] for r in conn.execute(
+        "SELECT id, path FROM photos WHERE status != 'missing' AND (path = ? OR substr(path, 1, ?) = ?)",
+        (paths.to_db(path), len(prefix), prefix))]
+    photos.mark_missing(conn, ids)
+    return len(ids)
+
+
+def moved(conn: sqlite3.Connection, src: str, dest: str) -> int:
+    """A file or folder was renamed or moved inside the library: its photos follow."""
+    prefix = src.rstrip(os.sep) + os.sep
+    rows = conn.execute(
+        "SELECT id, path FROM photos WHERE path = ? OR substr(path, 1, ?) = ?",
+        (paths.to_db(src), len(prefix), prefix)).fetchall()
+    dest_root = root_of(conn, dest)
+    with write(conn):
+        for row in rows:
+            old = paths.from_db(row["path"])
+            new = dest if old == src else os.path.join(dest, old[len(prefix):])
+            photos.move(conn, row["id"], new, dest_root.id if dest_root else None)
+    return len(rows)

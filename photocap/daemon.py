@@ -1,0 +1,71 @@
+"""The headless daemon behind `photocap watch`: the librarian's thread plus the caption loop.
+
+SIGTERM and SIGINT stop it cleanly: the batch in flight is finished and recorded, whatever else
+was claimed goes back to the queue.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+
+from photocap.engine import Engine
+from photocap.librarian import Librarian
+from photocap.library import roots
+
+log = logging.getLogger("photocap.daemon")
+
+MODEL_RETRY_SECONDS = 60.0
+
+
+def run(engine: Engine, folders: list[str], *, once: bool = False,
+        stop: threading.Event | None = None, force_polling: bool = False) -> int:
+    from photocap.vision.loader import ModelUnavailable
+
+    stop = stop or threading.Event()
+    wake = threading.Event()
+    for folder in folders:
+        roots.add(engine.conn, folder)
+    if not roots.all_roots(engine.conn):
+        raise SystemExit("photocap watch: error: no folders: name one, e.g. `photocap watch ~/Pictures`")
+    restore = _stop_on_signals(stop, wake)
+    try:
+        if once:
+            for report in engine.rescan():
+                Librarian._log_report(report)
+            progress = engine.caption_pending(stop)
+            log.info("%s", progress.line())
+            return 0
+        librarian = Librarian(engine.db_path, engine.settings, wake=wake, force_polling=force_polling)
+        librarian.start()
+        librarian.ready.wait()
+        log.info("watching %d folders; captioning with %s", len(librarian.online), engine.settings.model)
+        try:
+            while not stop.is_set():
+                try:
+                    engine.caption_pending(stop, forever=True, wake=wake,
+                                           on_progress=lambda p: log.info("%s", p.line()))
+                except ModelUnavailable as exc:
+                    log.error("%s; photos stay queued, retrying in %.0f s", exc, MODEL_RETRY_SECONDS)
+                    stop.wait(MODEL_RETRY_SECONDS)
+        finally:
+            librarian.stop()
+        log.info("stopped")
+        return 0
+    finally:
+        restore()
+
+
+def _stop_on_signals(stop: threading.Event, wake: threading.Event):
+    """Install SIGTERM/SIGINT handlers (main thread only); returns a function that restores them."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def handler(signum, frame):
+        log.info("received %s: finishing the batch in flight", signal.Signals(signum).name)
+        stop.set()
+        wake.set()
+
+    old = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    return lambda: [signal.signal(sig, h) for sig, h in old.items()]
