@@ -1,0 +1,166 @@
+"""`photocap watch` as users run it: real processes, real folders, a tiny real model, real signals."""
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+from PIL import Image
+
+
+def make_photos(folder, n, start=0, size=(48, 36)):
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(start, start + n):
+        Image.new("RGB", size, ((i * 37) % 256, (i * 91) % 256, (i * 13) % 256)).save(folder / f"p{i:04d}.jpg")
+
+
+@pytest.fixture
+def env(tmp_path, tiny_blip_dir):
+    return {**os.environ, "PHOTOCAP_DB": str(tmp_path / "lib.db"), "PHOTOCAP_MODEL": str(tiny_blip_dir),
+            "PHOTOCAP_NUM_BEAMS": "1", "PHOTOCAP_MIN_NEW_TOKENS": "2", "PHOTOCAP_MAX_NEW_TOKENS": "4",
+            "PHOTOCAP_BATCH_SIZE": "4", "PHOTOCAP_SETTLE_SECONDS": "0.3", "PYTHONUNBUFFERED": "1"}
+
+
+def photocap(env, *args, timeout=180):
+    return subprocess.run([sys.executable, "-m", "photocap", *args], env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def start_daemon(env, *args):
+    return subprocess.Popen([sys.executable, "-m", "photocap", "watch", *args], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def status(env):
+    return json.loads(photocap(env, "status", "--json").stdout)
+
+
+def wait_for(predicate, timeout=90.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return predicate()
+
+
+def auto_caption_counts(db_path):
+    conn = sqlite3.connect(db_path)
+    rows = conn.execute("SELECT p.id, count(c.id) FROM photos p LEFT JOIN captions c"
+                        " ON c.photo_id = p.id AND c.source = 'auto' GROUP BY p.id").fetchall()
+    ok = conn.execute("PRAGMA integrity_check").fetchone()[0]
+    conn.close()
+    return [n for _, n in rows], ok
+
+
+def test_once_captions_everything_and_exits(tmp_path, env):
+    make_photos(tmp_path / "pics", 10)
+    result = photocap(env, "watch", str(tmp_path / "pics"), "--once")
+    assert result.returncode == 0, result.stderr
+    s = status(env)
+    assert (s["photos"], s["captioned"], s["pending"]) == (10, 10, 0)
+    assert "captioned" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_daemon_captions_new_files_and_stops_cleanly_on_sigterm(tmp_path, env):
+    pics = tmp_path / "pics"
+    pics.mkdir()
+    proc = start_daemon(env, str(pics))
+    try:
+        assert wait_for(lambda: os.path.exists(env["PHOTOCAP_DB"]) and status(env)["roots"], timeout=60)
+        make_photos(pics, 12)
+        assert wait_for(lambda: status(env)["captioned"] == 12), status(env)
+        hits = json.loads(photocap(env, "search", "p0003", "--json").stdout)
+        assert hits and hits[0]["caption"]
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, out
+    assert "stopped" in out and "Traceback" not in out
+    conn = sqlite3.connect(env["PHOTOCAP_DB"])
+    assert conn.execute("SELECT count(*) FROM jobs WHERE state = 'claimed'").fetchone()[0] == 0
+
+
+def test_burst_of_500_files_is_captioned_completely(tmp_path, env):
+    pics = tmp_path / "pics"
+    pics.mkdir()
+    proc = start_daemon(env, str(pics), "--quiet")
+    try:
+        assert wait_for(lambda: os.path.exists(env["PHOTOCAP_DB"]) and status(env)["roots"], timeout=60)
+        make_photos(pics, 500, size=(24, 18))
+        assert wait_for(lambda: status(env)["captioned"] == 500, timeout=240), status(env)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
+    counts, ok = auto_caption_counts(env["PHOTOCAP_DB"])
+    assert counts == [1] * 500 and ok == "ok"
+
+
+def test_kill_9_mid_batch_loses_nothing_and_duplicates_nothing(tmp_path, env):
+    pics = tmp_path / "pics"
+    make_photos(pics, 80)
+    assert photocap(env, "index", "--no-caption", str(pics)).returncode == 0
+    env = {**env, "PHOTOCAP_BATCH_SIZE": "2"}
+    proc = start_daemon(env, "--debug")
+    try:
+        assert wait_for(lambda: 0 < status(env)["captioned"], timeout=120)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.communicate(timeout=30)
+    before = status(env)["captioned"]
+    assert before < 80, "the daemon finished before it could be killed: use more photos"
+    conn = sqlite3.connect(env["PHOTOCAP_DB"])
+    conn.execute("UPDATE jobs SET lease_until = 0 WHERE state = 'claimed'")   # skip the lease wait
+    conn.commit()
+    conn.close()
+    result = photocap(env, "watch", "--once")
+    assert result.returncode == 0, result.stderr
+    counts, ok = auto_caption_counts(env["PHOTOCAP_DB"])
+    assert counts == [1] * 80 and ok == "ok"
+    assert status(env)["captioned"] == 80
+
+
+def test_two_workers_on_one_library_never_caption_a_photo_twice(tmp_path, env):
+    pics = tmp_path / "pics"
+    make_photos(pics, 60)
+    assert photocap(env, "index", "--no-caption", str(pics)).returncode == 0
+    procs = [subprocess.Popen([sys.executable, "-m", "photocap", "watch", "--once"], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=240)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    captioned = [line.split("captioned ", 1)[1].split(":")[0]
+                 for out in outs for line in out.splitlines() if " INFO captioned /" in line]
+    assert len(captioned) == 60 and len(set(captioned)) == 60
+    counts, ok = auto_caption_counts(env["PHOTOCAP_DB"])
+    assert counts == [1] * 60 and ok == "ok"
+
+
+def test_pause_and_resume(tmp_path, env):
+    pics = tmp_path / "pics"
+    make_photos(pics, 5)
+    assert photocap(env, "index", "--no-caption", str(pics)).returncode == 0
+    assert photocap(env, "pause").stdout.strip() == "captioning paused"
+    assert photocap(env, "watch", "--once").returncode == 0
+    assert status(env)["captioned"] == 0
+    assert photocap(env, "resume").returncode == 0
+    assert photocap(env, "watch", "--once").returncode == 0
+    assert status(env)["captioned"] == 5
+
+
+def test_no_model_keeps_photos_queued_with_a_clear_message(tmp_path, env):
+    pics = tmp_path / "pics"
+    make_photos(pics, 3)
+    env = {**env, "PHOTOCAP_MODEL": "blip-base", "HF_HUB_OFFLINE": "1",
+           "HF_HOME": str(tmp_path / "empty-hf")}
+    result = photocap(env, "index", str(pics))
+    assert result.returncode == 0
+    assert "3 photos wait for captions" in result.stderr and "photocap models pull" in result.stderr
+    assert "Traceback" not in result.stderr
+    s = status(env)
+    assert (s["pending"], s["captioned"]) == (3, 0)
