@@ -476,31 +476,47 @@ def _listing_count(conn: sqlite3.Connection, pq: ParsedQuery) -> int:
 
 # ---- words without FTS (missing photos) ---------------------------------------------------------
 
-def _norm_tokens(text: str | None) -> list[str]:
-    if not text:
-        return []
-    folded = unicodedata.normalize("NFKD", text.casefold())
-    folded = "".join(ch for ch in folded if not unicodedata.combining(ch))
-    return _TOKEN.findall(folded)
+def _fold(text: str) -> str:
+    """Case and diacritics folded, roughly as FTS5's unicode61 tokenizer does."""
+    folded = text.casefold()
+    if not folded.isascii():
+        folded = unicodedata.normalize("NFKD", folded)
+        folded = "".join(ch for ch in folded if not unicodedata.combining(ch))
+    return folded
 
 
-def _term_in(term: Term, columns: list[list[str]]) -> bool:
-    want = _norm_tokens(term.text)
-    if not want:
+class _WordMatcher:
+    """The query's words tested in Python against a photo's text (for photos without FTS)."""
+
+    def __init__(self, pq: ParsedQuery):
+        def tokens(term: Term) -> tuple[list[str], bool]:
+            return _TOKEN.findall(_fold(term.text)), term.prefix
+        self.groups = [[tokens(t) for t in group] for group in pq.groups]
+        self.excluded = [tokens(t) for t in pq.excluded]
+
+    @staticmethod
+    def _found(term: tuple[list[str], bool], folded: str, columns: list[list[str]] | None) -> bool:
+        want, prefix = term
+        if not want or not all(w in folded for w in want):     # cheap rejection
+            return False
+        n = len(want)
+        for tokens in columns or ():
+            for i in range(len(tokens) - n + 1):
+                last = tokens[i + n - 1]
+                if tokens[i:i + n - 1] == want[:-1] and (
+                        last.startswith(want[-1]) if prefix else last == want[-1]):
+                    return True
         return False
-    n = len(want)
-    for tokens in columns:
-        for i in range(len(tokens) - n + 1):
-            if tokens[i:i + n - 1] == want[:-1] and (
-                    tokens[i + n - 1].startswith(want[-1]) if term.prefix
-                    else tokens[i + n - 1] == want[-1]):
-                return True
-    return False
 
-
-def _text_matches(pq: ParsedQuery, columns: list[list[str]]) -> bool:
-    return (all(any(_term_in(t, columns) for t in group) for group in pq.groups)
-            and not any(_term_in(t, columns) for t in pq.excluded))
+    def __call__(self, texts: Iterable[str | None]) -> bool:
+        texts = [_fold(t) if t else "" for t in texts]
+        folded = "\n".join(texts)
+        # The quick substring test first: most rows fail it before being split into words.
+        if not all(any(all(w in folded for w in want) for want, _ in group) for group in self.groups):
+            return False
+        columns = [_TOKEN.findall(t) for t in texts]
+        return (all(any(self._found(t, folded, columns) for t in group) for group in self.groups)
+                and not any(self._found(t, folded, columns) for t in self.excluded))
 
 
 def _scan_words(conn: sqlite3.Connection, pq: ParsedQuery) -> Iterator[int]:
@@ -511,10 +527,9 @@ def _scan_words(conn: sqlite3.Connection, pq: ParsedQuery) -> Iterator[int]:
            " (SELECT group_concat(text, char(10)) FROM captions c WHERE c.photo_id = p.id),"
            " (SELECT group_concat(tag, ' ; ') FROM tags t WHERE t.photo_id = p.id)"
            f" FROM photos p{where} ORDER BY p.taken_at DESC, p.id DESC")
+    matches = _WordMatcher(pq)
     for photo_id, folder, name, caption, tag_text in conn.execute(sql, params):
-        columns = [_norm_tokens(caption), _norm_tokens(tag_text), _norm_tokens(name),
-                   _norm_tokens(folder)]
-        if _text_matches(pq, columns):
+        if matches((caption, tag_text, name, folder)):
             yield photo_id
 
 

@@ -1,0 +1,428 @@
+"""Search: the query language, ranking, the bounded-ranking path, hostile input, concurrency.
+
+Every test uses a real library file written through photocap.library.photos.
+"""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass, field
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from photocap.library import db, photos, search
+
+# name: (path, auto captions, auto tags, taken_at)
+PHOTOS = {
+    "beach_dog": ("/pics/2019/2019-07-04 Beach trip/IMG_0001.JPG",
+                  ["a dog running on the beach with a frisbee"], ["dog", "beach", "frisbee"],
+                  "2019-07-04T10:00:00"),
+    "park_woman": ("/pics/2020/2020-05-01 Park/DSC01234.jpg",
+                   ["a woman sitting on a bench in a park"], ["woman", "bench", "park"],
+                   "2020-05-01T09:30:00"),
+    "just_dog": ("/pics/2021/Misc/P1.png", ["dog"], [], "2021-03-01T12:00:00"),
+    "long_dog": ("/pics/2021/Misc/P2.png",
+                 ["a man walking with his dog along a very long road next to an old stone wall"
+                  " in the rain on a grey autumn afternoon"], [], "2021-03-02T12:00:00"),
+    "hot_dog": ("/pics/2018/Food/IMG_0100.JPG", ["a hot dog on a white plate"],
+                ["hot dog", "plate"], "2018-01-01T13:00:00"),
+    "cat_sofa": ("/pics/Scans/cat.jpg", ["a white cat sleeping on a couch"], ["cat", "couch"], None),
+    "surfer": ("/pics/2022/2022-08-15 Hawaii/IMG_0200.JPG", ["a man riding a surfboard on a wave"],
+               ["man", "surfboard", "wave"], "2022-08-15T16:00:00"),
+    "cafe": ("/pics/2017/Paris/IMG_0300.JPG", ["a woman drinking coffee in a café"],
+             ["woman", "coffee"], "2017-06-01T08:00:00"),
+    "skyline": ("/pics/2016/Trip/IMG_0400.JPG", ["a view of a city skyline at night"],
+                ["new york", "city"], "2016-09-09T22:00:00"),
+    "party": ("/pics/2015/Family/IMG_0500.JPG", ["a group of people standing around a table"],
+              ["people", "table"], "2015-12-24T19:00:00"),
+    "missing_dog": ("/pics/2014/Old/IMG_0600.JPG", ["a dog sleeping on a rug"], ["dog", "rug"],
+                    "2014-01-01T10:00:00"),
+    "pending": ("/pics/2023/Inbox/PXL_20230101_000001.jpg", None, None, "2023-01-01T00:00:01"),
+    "failed": ("/pics/2023/Inbox/broken.jpg", None, None, "2023-01-02T00:00:00"),
+}
+LIVE = set(PHOTOS) - {"missing_dog"}
+
+
+def _info(path: str, taken: str | None) -> photos.FileInfo:
+    return photos.FileInfo(size=1000, mtime=1.0, hash=path, width=4, height=3, taken_at=taken)
+
+
+@pytest.fixture
+def lib(tmp_path):
+    conn = db.connect(tmp_path / "lib.db")
+    ids = {}
+    for name, (path, caps, tags, taken) in PHOTOS.items():
+        ids[name] = photos.add(conn, path, _info(path, taken), None)
+        if caps:
+            photos.set_auto_captions(conn, ids[name], caps, model="tiny", tags=tags)
+    photos.set_user_caption(conn, ids["party"], "Grandma's 80th birthday")
+    photos.add_user_tags(conn, ids["party"], ["Grandma"])
+    photos.add_user_tags(conn, ids["hot_dog"], ["lunch"])
+    photos.set_status(conn, ids["failed"], "failed", "cannot identify image file")
+    photos.mark_missing(conn, [ids["missing_dog"]])
+    yield Lib(conn, ids, {v: k for k, v in ids.items()})
+    conn.close()
+
+
+@dataclass
+class Lib:
+    conn: sqlite3.Connection
+    ids: dict[str, int] = field(default_factory=dict)
+    names: dict[int, str] = field(default_factory=dict)
+    short: set[int] = field(default_factory=set)
+
+
+def found(lib, query, **kw) -> list[str]:
+    return [lib.names[h.photo_id] for h in search.search(lib.conn, query, **kw)]
+
+
+# ---- the query language -------------------------------------------------------------------------
+
+CASES = [
+    ("dog", {"beach_dog", "just_dog", "long_dog", "hot_dog"}),
+    ("DOG", {"beach_dog", "just_dog", "long_dog", "hot_dog"}),
+    ("dog beach", {"beach_dog"}),
+    ("dog AND beach", {"beach_dog"}),
+    ("dog -frisbee", {"just_dog", "long_dog", "hot_dog"}),
+    ("NOT frisbee dog", {"just_dog", "long_dog", "hot_dog"}),
+    ('dog -"hot dog"', {"beach_dog", "just_dog", "long_dog"}),
+    ('"hot dog"', {"hot_dog"}),
+    ('"dog hot"', set()),
+    ('"on the beach', {"beach_dog"}),                     # unclosed quote runs to the end
+    ("cat OR surfboard", {"cat_sofa", "surfer"}),
+    ("cat OR surfboard white", {"cat_sofa"}),              # (cat OR surfboard) AND white
+    ("white cat OR surfboard", {"cat_sofa"}),              # white AND (cat OR surfboard)
+    ("cat or surfboard", set()),                           # lower-case 'or' is a word
+    ("surf*", {"surfer"}),
+    ('"hot d"*', {"hot_dog"}),
+    ("cafe", {"cafe"}),                                    # diacritics folded
+    ("CAFÉ", {"cafe"}),
+    ("grandma", {"party"}),                                # user caption and user tag
+    ("new york", {"skyline"}),                             # tags column
+    ("img_0001", {"beach_dog"}),                           # file name
+    ("hawaii", {"surfer"}),                                # folder
+    ("pxl", {"pending"}),                                  # pending photos are found by name
+    ("tag:dog", {"beach_dog"}),
+    ("tag:DOG", {"beach_dog"}),
+    ('tag:"hot dog"', {"hot_dog"}),
+    ('tag:"  Hot   Dog "', {"hot_dog"}),
+    ("tag:hot", set()),                                    # exact tag, not a word of it
+    ("tag:lunch", {"hot_dog"}),                            # user tag
+    ("tag:dog tag:frisbee", {"beach_dog"}),
+    ("-tag:dog dog", {"just_dog", "long_dog", "hot_dog"}),
+    ("tag:dog -beach", set()),
+    ("folder:beach", {"beach_dog"}),                       # substring, case-insensitive
+    ('folder:"beach trip"', {"beach_dog"}),
+    ("folder:2021 dog", {"just_dog", "long_dog"}),
+    ("folder:inbox", {"pending", "failed"}),
+    ("path:dsc0", {"park_woman"}),
+    ("path:P1.PNG", {"just_dog"}),
+    ("path:%", set()),                                     # LIKE wildcards are literal
+    ("path:_", {"beach_dog", "hot_dog", "surfer", "cafe", "skyline", "party", "pending"}),
+    ("after:2021-03-02", {"long_dog", "surfer", "pending", "failed"}),
+    ("after:2019-07-04 dog", {"beach_dog", "just_dog", "long_dog"}),   # inclusive
+    ("before:2019-07-04 dog", {"hot_dog"}),                            # exclusive
+    ("after:2019 before:2020", {"beach_dog"}),
+    ("after:2021-3 before:2021-03-02", {"just_dog"}),
+    ("-after:2018 woman", {"cafe"}),                       # = before:2018
+    ("after:2100", set()),
+    ("after:party", set()),                                # not a date: the words 'after party'
+    ("status:pending", {"pending"}),
+    ("status:failed", {"failed"}),
+    ("status:PENDING status:failed", {"pending", "failed"}),
+    ("status:done dog", {"beach_dog", "just_dog", "long_dog", "hot_dog"}),
+    ("status:pending dog", set()),
+    ("status:missing", {"missing_dog"}),
+    ("status:missing dog", {"missing_dog"}),
+    ("status:missing rug -cat", {"missing_dog"}),
+    ("status:missing cat", set()),
+    ("status:missing tag:rug", {"missing_dog"}),
+    ("status:done -status:done", set()),
+    ("status:bogus", set()),                               # searched as words: nothing
+    ("rug", set()),                                        # missing photos are not found
+    ("-dog", LIVE - {"beach_dog", "just_dog", "long_dog", "hot_dog"}),
+    ("-dog -woman -man", LIVE - {"beach_dog", "just_dog", "long_dog", "hot_dog", "park_woman",
+                                 "cafe", "surfer"}),
+    ("", LIVE),
+    ("   ", LIVE),
+    ("-", LIVE),
+    ("*", LIVE),
+    ("AND", LIVE),
+    ("tag:", LIVE),
+    ("!!!", set()),
+    ("😀", set()),
+    ("😀 dog", {"beach_dog", "just_dog", "long_dog", "hot_dog"}),
+]
+
+
+@pytest.mark.parametrize("query,expected", CASES, ids=[repr(q) for q, _ in CASES])
+def test_query_language(lib, query, expected):
+    got = found(lib, query, limit=100)
+    assert set(got) == expected
+    assert len(got) == len(set(got))
+    assert search.count(lib.conn, query) == len(expected)
+
+
+def test_parse_builds_quoted_fts_terms():
+    pq = search.parse('Dog OR "hot ""x" -cat surf* "new yo"* tag:"Hot Dog" folder:2019 NEAR(a')
+    assert pq.match_expression() == (
+        '(("Dog" OR "hot ") AND "x" AND "surf"* AND "new yo"* AND "NEAR(a") NOT ("cat")')
+    assert pq.tags == ["hot dog"] and pq.folders == ["2019"]
+    assert search.parse("dog dog").match_expression() == '"dog"'
+    assert search.parse("").match_expression() is None
+    assert search.parse('a"b').match_expression() == '"a""b"'
+
+
+def test_parse_dates_and_unknown_filters():
+    pq = search.parse("after:2020/1/5 before:2021 after:2019 col:x status:nope")
+    assert (pq.after, pq.before) == ("2020-01-05", "2021")
+    assert [t.text for g in pq.groups for t in g] == ["col:x", "status:nope"]
+    assert search.parse("after:2020-02-30").after is None
+
+
+# ---- results ------------------------------------------------------------------------------------
+
+def test_hits_carry_page_details(lib):
+    [hit] = search.search(lib.conn, "grandma")
+    assert hit.photo_id == lib.ids["party"]
+    assert hit.caption == "Grandma's 80th birthday"          # the user's caption first
+    assert hit.tags == ["grandma", "people", "table"]         # user tags first
+    assert hit.path == PHOTOS["party"][0]
+    assert hit.taken_at == "2015-12-24T19:00:00" and hit.status == "done"
+    assert hit.score > 0
+    [pending] = search.search(lib.conn, "pxl")
+    assert pending.caption is None and pending.tags == [] and pending.status == "pending"
+
+
+def test_ranking_prefers_short_documents(lib):
+    got = found(lib, "dog")
+    assert got.index("just_dog") < got.index("long_dog")
+    scores = [h.score for h in search.search(lib.conn, "dog")]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_listing_is_newest_first_undated_last(lib):
+    hits = search.search(lib.conn, "")
+    dated = [h.taken_at for h in hits if h.taken_at]
+    assert dated == sorted(dated, reverse=True)
+    assert hits[-1].taken_at is None and all(h.score == 0.0 for h in hits)
+
+
+def test_limit_and_offset(lib):
+    everything = found(lib, "", limit=100)
+    assert found(lib, "", limit=3) == everything[:3]
+    assert found(lib, "", limit=3, offset=3) == everything[3:6]
+    assert found(lib, "", limit=0) == []
+    assert found(lib, "", limit=-1) == everything
+    assert found(lib, "dog", limit=2, offset=1) == found(lib, "dog")[1:3]
+    assert found(lib, "dog", offset=100) == []
+    assert found(lib, "status:missing dog", offset=1) == []
+
+
+def test_missing_photo_comes_back_when_restored(lib):
+    assert "missing_dog" not in found(lib, "dog")
+    photos.restore(lib.conn, lib.ids["missing_dog"])
+    assert "missing_dog" in found(lib, "dog rug")
+    assert found(lib, "status:missing") == []
+
+
+def _random_library(conn, n, rng, words):
+    for i in range(n):
+        caption = " ".join(rng.choice(words) for _ in range(rng.randint(1, 12)))
+        path = f"/lib/{rng.choice(['a', 'b', 'c'])}/IMG_{i:04d}.JPG"
+        pid = photos.add(conn, path, _info(path, f"20{rng.randint(10, 23)}-01-01T00:00:00"), None)
+        photos.set_auto_captions(conn, pid, [caption], model="m",
+                                 tags=rng.sample(words, rng.randint(0, 2)))
+
+
+def test_exact_order_equals_fts_rank_order(tmp_path):
+    conn = db.connect(tmp_path / "lib.db")
+    rng = random.Random(3)
+    words = ["dog", "cat", "beach", "park", "red", "ball", "man", "woman", "tree", "sky"]
+    _random_library(conn, 300, rng, words)
+    for query in ["dog", "dog cat", "dog OR sky", '"red ball"', "ba*", "man -woman", "tree sky park"]:
+        match = search.parse(query).match_expression()
+        plain = [(r[0] & db.FTS_ID_MASK, -r[1]) for r in conn.execute(
+            "SELECT rowid, rank FROM photo_fts WHERE photo_fts MATCH ? ORDER BY rank, rowid LIMIT 50",
+            (match,))]
+        got = [(h.photo_id, h.score) for h in search.search(conn, query)]
+        assert got == plain, query
+        assert plain
+
+
+# ---- the bounded ranking for large match sets ---------------------------------------------------
+
+@pytest.fixture
+def big(tmp_path, monkeypatch):
+    """80 photos with 'dog': 10 short documents, 70 long ones; thresholds lowered to match."""
+    monkeypatch.setattr(search, "EXACT_LIMIT", 40)
+    monkeypatch.setattr(search, "CANDIDATES", 20)
+    conn = db.connect(tmp_path / "lib.db")
+    rng = random.Random(5)
+    filler = ["a", "the", "walking", "green", "field", "near", "old", "house", "with", "tree"]
+    order = list(range(80))
+    rng.shuffle(order)                   # ids unrelated to length
+    lib = Lib(conn)
+    for i in order:
+        folder = "/x/even" if i % 2 == 0 else "/x/odd"
+        path = f"{folder}/{i:03d}.jpg"
+        pid = photos.add(conn, path, _info(path, "2020-01-01T00:00:00"), None)
+        caption = "dog" if i < 10 else "dog " + " ".join(rng.choice(filler) for _ in range(8 + i // 4))
+        photos.set_auto_captions(conn, pid, [caption], model="m")
+        if i < 10:
+            lib.short.add(pid)
+    yield lib
+    conn.close()
+
+
+def test_large_sets_rank_only_the_shortest_documents(big):
+    statements = []
+    big.conn.set_trace_callback(statements.append)
+    hits = search.search(big.conn, "dog", limit=10)
+    big.conn.set_trace_callback(None)
+    assert {h.photo_id for h in hits} == big.short
+    assert any("rowid <=" in s for s in statements)       # the bounded path was taken
+    assert [h.photo_id for h in hits] == [h.photo_id for h in search.search(big.conn, "dog", limit=10,
+                                                                              exact=True)]
+
+
+def test_large_sets_with_filters_probe_with_the_same_filters(big):
+    hits = search.search(big.conn, "dog folder:odd", limit=5)
+    assert len(hits) == 5 and all("/odd/" in h.path for h in hits)
+    assert {h.photo_id for h in hits} <= big.short
+    exact = search.search(big.conn, "dog folder:odd", limit=5, exact=True)
+    assert [h.photo_id for h in hits] == [h.photo_id for h in exact]
+    assert search.count(big.conn, "dog folder:odd") == 40
+
+
+def test_sets_at_most_exact_limit_are_ranked_exactly(big, monkeypatch):
+    monkeypatch.setattr(search, "EXACT_LIMIT", 80)
+    statements = []
+    big.conn.set_trace_callback(statements.append)
+    hits = search.search(big.conn, "dog", limit=30)
+    big.conn.set_trace_callback(None)
+    assert not any("rowid <=" in s for s in statements)
+    assert [h.photo_id for h in hits] == [h.photo_id for h in search.search(big.conn, "dog", limit=30,
+                                                                              exact=True)]
+
+
+def test_deep_pages_are_served(big):
+    seen = []
+    for offset in range(0, 100, 10):
+        page = search.search(big.conn, "dog", limit=10, offset=offset)
+        assert len(page) == (10 if offset < 80 else 0)
+        seen += [h.photo_id for h in page]
+    assert len(set(seen)) >= 70          # pages deep in a large set rank a larger candidate set
+    assert search.search(big.conn, "dog", limit=10, offset=75)[-1].photo_id in seen
+
+
+# ---- hostile input ------------------------------------------------------------------------------
+
+HOSTILE = [
+    '"', '""', '"""', '-', '--', '- -', '-"', 'AND', 'OR', 'NOT', 'AND OR NOT', 'dog AND',
+    'OR dog', 'dog OR', 'NOT', 'dog NOT', 'NEAR(', 'NEAR(dog cat, 2)', 'NEAR/3', 'col:', 'caption:dog',
+    '{caption tags}: dog', '*', '**', 'dog**', '*dog', '^', '^dog', ':', '::', 'tag:"', 'tag:""',
+    'folder:"', 'after:', 'after:9999-99-99', 'before:0000', 'status:', '(', ')', '((dog)', 'dog)',
+    '[', ']', "'", "''", ';', "'; DROP TABLE photos; --", '\\', '%', '_', '😀', '🐕 dog', '\x00',
+    'dog\x00cat', '\x1b[31m', '\ud800', 'a\udfffb', '\u202e', '\ufeff', 'ﬁ', 'İ', 'ß', '١٢٣',
+    '日本語', 'x' * 10_000, ' '.join(['dog'] * 3000), '"' * 999, '-' * 999, 'tag:' * 500,
+    'OR ' * 1000, '"a" ' * 1000,
+]
+
+
+@pytest.mark.parametrize("query", HOSTILE, ids=range(len(HOSTILE)))
+def test_hostile_queries_never_raise(lib, query):
+    t0 = time.perf_counter()
+    hits = search.search(lib.conn, query)
+    assert isinstance(hits, list)
+    assert isinstance(search.count(lib.conn, query), int)
+    assert time.perf_counter() - t0 < 2
+
+
+def test_non_string_queries(lib):
+    assert len(search.search(lib.conn, None)) == len(LIVE)
+    assert found(lib, b"dog \xff") and search.search(lib.conn, 42) == []
+
+
+def test_ten_kilobyte_query(lib):
+    query = ("dog " + "lorem ipsum dolor sit amet, " * 400)[:10_240]
+    assert search.search(lib.conn, query) == []
+    assert found(lib, "dog " * 2500) == found(lib, "dog")
+
+
+def test_rejected_expression_falls_back_to_literal(lib, monkeypatch):
+    class Broken(search.ParsedQuery):
+        def match_expression(self):
+            return 'dog AND ("'
+    real = search.parse
+    monkeypatch.setattr(search, "parse", lambda q: Broken(**vars(real(q))))
+    assert set(found(lib, "hot dog")) == {"hot_dog"}           # the literal phrase "hot dog"
+    assert search.count(lib.conn, "hot dog") == 1
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(max_size=200))
+def test_any_text_is_safe(lib, text):
+    assert isinstance(search.search(lib.conn, text), list)
+    assert isinstance(search.count(lib.conn, text), int)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.sampled_from(['dog', '"', '-', 'OR', 'NOT', 'AND', '*', 'tag:', 'tag:"dog',
+                                 'folder:', 'after:2019', 'before:', 'status:missing', '(', ')',
+                                 'NEAR(', '^', ':', 'hot', '"hot dog"', 'cat*', '\x00', '😀']),
+                max_size=12).map(" ".join))
+def test_any_mix_of_syntax_is_safe(lib, text):
+    assert isinstance(search.search(lib.conn, text), list)
+    assert isinstance(search.count(lib.conn, text), int)
+
+
+# ---- concurrency --------------------------------------------------------------------------------
+
+def test_reader_searches_while_writer_inserts(tmp_path):
+    path = tmp_path / "lib.db"
+    writer = db.connect(path)
+    reader = db.connect(path)
+    total = 150
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    def write() -> None:
+        try:
+            for i in range(total):
+                p = f"/w/IMG_{i:04d}.JPG"
+                pid = photos.add(writer, p, _info(p, "2020-01-01T00:00:00"), None)
+                photos.set_auto_captions(writer, pid, [f"a dog number {i}"], model="m", tags=["dog"])
+        except BaseException as exc:     # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            done.set()
+
+    thread = threading.Thread(target=write)
+    thread.start()
+    seen = 0
+    rounds = 0
+    try:
+        while not done.is_set() or rounds < 2:
+            hits = search.search(reader, "dog", limit=-1)
+            n = search.count(reader, "tag:dog")
+            assert len(hits) >= seen                         # never goes back
+            assert all(h.caption and "dog" in h.caption and h.tags == ["dog"] for h in hits)
+            assert n >= len(hits) or n >= seen
+            seen = len(hits)
+            rounds += 1
+    finally:
+        thread.join()
+    assert not errors, errors
+    assert len(search.search(reader, "dog", limit=-1)) == total
+    assert rounds > 2
+
+
+def test_read_only_connection(lib, tmp_path):
+    ro = db.connect(tmp_path / "lib.db", readonly=True)
+    assert found(lib, "dog") == [lib.names[h.photo_id] for h in search.search(ro, "dog")]
+    ro.close()
