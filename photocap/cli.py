@@ -12,10 +12,10 @@ import sys
 from typing import Sequence
 
 from photocap import __version__, config
-from photocap.commands import daemon, library, options, vision
+from photocap.commands import daemon, interop, library, options, vision
 from photocap.library.db import LibraryError
 
-COMMAND_MODULES = [library, vision, daemon]
+COMMAND_MODULES = [library, vision, daemon, interop]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -63,3 +63,62 @@ def _text(value: object) -> str:
     if isinstance(value, bytes):
         value = value.decode("utf-8", "replace")
     return str(value).strip().strip("\x00").strip() if value else ""
+
+
+# Descriptions cameras write on their own: not a person's caption.
+CAMERA_BOILERPLATE = {"olympus digital camera", "sony dsc", "digital camera", "default", "image",
+                      "samsung", "lg digital camera", "minolta dsc", "kodak digital still camera"}
+
+
+def human_text(image: Image.Image, path: str) -> tuple[str | None, list[str]]:
+    """A caption and keywords people wrote: XMP sidecar, embedded XMP, IPTC, then EXIF."""
+    from photocap.library import xmp
+
+    description: str | None = None
+    keywords: list[str] = []
+    sources = []
+    sidecar = xmp.find_sidecar(path)
+    if sidecar:
+        sources.append(lambda: xmp.read_sidecar(sidecar))
+    packet = image.info.get("xmp") or image.info.get("XML:com.adobe.xmp")
+    if packet:
+        sources.append(lambda: xmp.parse(packet if isinstance(packet, bytes) else packet.encode()))
+    for read in sources:
+        try:
+            data = read()
+        except xmp.XmpError:
+            continue
+        if data.written_by_photocap:
+            # Our own packet: only a caption the user wrote counts; the tags are ours already.
+            if data.caption_source == "user":
+                description = description or data.description
+            continue
+        description = description or data.description
+        keywords = keywords or data.subjects
+    iptc_caption, iptc_keywords = _iptc(image)
+    description = description or iptc_caption
+    keywords = keywords or iptc_keywords
+    if not description:
+        try:
+            raw = _text(image.getexif().get(0x010E))
+        except Exception:  # noqa: BLE001 - broken EXIF: no description
+            raw = ""
+        if raw and raw.lower() not in CAMERA_BOILERPLATE:
+            description = raw
+    return (description.strip() if description else None), keywords
+
+
+def _iptc(image: Image.Image) -> tuple[str | None, list[str]]:
+    from PIL import IptcImagePlugin
+    try:
+        info = IptcImagePlugin.getiptcinfo(image) or {}
+    except Exception:  # noqa: BLE001 - malformed IPTC
+        return None, []
+
+    def values(key):
+        value = info.get(key)
+        items = value if isinstance(value, list) else [value] if value else []
+        return [_text(v) for v in items if _text(v)]
+
+    captions = values((2, 120))
+    return (captions[0] if captions else None), values((2, 25))

@@ -30,6 +30,8 @@ class FileInfo:
     height: int | None = None
     taken_at: str | None = None
     camera: str | None = None
+    description: str | None = None      # written by a person (XMP, IPTC, EXIF), not a model
+    keywords: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -97,8 +99,18 @@ def add(conn: sqlite3.Connection, path: str, info: FileInfo, root_id: int | None
             (paths.to_db(path), root_id, folder, name, info.size, info.mtime, info.hash,
              info.width, info.height, info.taken_at, info.camera, t, t))
         photo_id = cur.lastrowid
+        adopt_human_text(conn, photo_id, info)
         reindex(conn, [photo_id])
     return photo_id
+
+
+def adopt_human_text(conn: sqlite3.Connection, photo_id: int, info: FileInfo) -> None:
+    """A caption and keywords found in the file's metadata become the user's own (kept forever)."""
+    if info.description and not _has_user(conn, photo_id):
+        conn.execute("INSERT INTO captions (photo_id, text, source, approved, created_at)"
+                     " VALUES (?,?, 'user', 1, ?)", (photo_id, info.description, now()))
+    conn.executemany("INSERT OR IGNORE INTO tags (photo_id, tag, source) VALUES (?,?, 'user')",
+                     [(photo_id, _clean_tag(k)) for k in info.keywords if _clean_tag(k)])
 
 
 def update_file(conn: sqlite3.Connection, photo_id: int, info: FileInfo) -> None:
@@ -119,7 +131,15 @@ def update_file(conn: sqlite3.Connection, photo_id: int, info: FileInfo) -> None
             " status=?, error=CASE WHEN ? THEN NULL ELSE error END, updated_at=? WHERE id=?",
             (info.size, info.mtime, info.hash, info.width, info.height, info.taken_at,
              info.camera, status, changed, now(), photo_id))
+        adopt_human_text(conn, photo_id, info)
         reindex(conn, [photo_id])
+
+
+def refresh_file(conn: sqlite3.Connection, photo_id: int, info: FileInfo) -> None:
+    """photocap itself changed the file (metadata written into it): new facts, same photo."""
+    with write(conn):
+        conn.execute("UPDATE photos SET size=?, mtime=?, hash=?, updated_at=? WHERE id=?",
+                     (info.size, info.mtime, info.hash, now(), photo_id))
 
 
 def move(conn: sqlite3.Connection, photo_id: int, new_path: str, root_id: int | None) -> None:

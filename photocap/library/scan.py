@@ -82,17 +82,20 @@ def read_file(path: str, st: os.stat_result) -> photos.FileInfo | None:
             return None
         digest = content_hash(f, st.st_size)
         f.seek(0)
-        width = height = taken = camera = None
+        width = height = taken = camera = description = None
+        keywords: list[str] = []
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")          # DecompressionBombWarning: header only
                 with Image.open(f) as img:
                     width, height = img.size
                     taken, camera = metadata.exif_facts(img)
+                    description, keywords = metadata.human_text(img, path)
         except Exception as exc:  # noqa: BLE001 - a broken image is still recorded, and fails later
             log.debug("cannot read the header of %s: %s", paths.display(path), exc)
     return photos.FileInfo(size=st.st_size, mtime=st.st_mtime, hash=digest, width=width,
-                           height=height, taken_at=taken, camera=camera)
+                           height=height, taken_at=taken, camera=camera,
+                           description=description, keywords=keywords)
 
 
 @dataclass
