@@ -12,9 +12,12 @@ Query language
 - filters (key case-insensitive; the value may be quoted, ``tag:"hot dog"``):
 
   ``tag:X``        the photo has the tag X exactly (case-insensitive, spaces normalised).
-  ``folder:X``     X is a substring of the photo's folder path (case-insensitive), so ``folder:2019``
-                   and ``folder:"beach trip"`` both work.
-  ``path:X``       X is a substring of the full path (case-insensitive).
+  ``folder:X``     the folder path contains the word(s) X in that order, as FTS5 matches words
+                   (any case, accents folded): ``folder:2019``, ``folder:"beach trip"``,
+                   ``folder:Pictures/2019``; ``folder:bea*`` for a prefix. Words, not substrings:
+                   this is exact and fast through the FTS5 ``folder`` column.
+  ``path:X``       X is a substring of the full path (case-insensitive; LIKE for ASCII, Python
+                   casefold otherwise).
   ``after:D``      taken on or after D (inclusive); ``before:D``  taken before D (exclusive).
                    D is ``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD`` (``/`` and ``.`` work too).
                    Photos without a date are left out when a date filter is given.
@@ -47,7 +50,8 @@ documents first; and FTS5's bm25 depends on a document only through the query te
 and the document's total length, decreasing in length for equal frequencies. So:
 
 1. A probe (``... ORDER BY rowid LIMIT 1 OFFSET k-1``, same MATCH and filters, no ranking) finds
-   the k-th matching rowid, k = ``max(CANDIDATES, 2 * (offset + limit))``; a second probe that
+   the k-th matching rowid, k = ``CANDIDATES`` doubled until it is at least ``2 * (offset + limit)``
+   (so consecutive pages share their candidates); a second probe that
    resumes after it tells whether the match set exceeds ``EXACT_LIMIT``.
 2. A match set of at most ``EXACT_LIMIT`` rows (or of fewer than k) is ranked exactly: the result
    is the exact bm25 order.
@@ -124,8 +128,8 @@ class ParsedQuery:
     excluded: list[Term] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
     not_tags: list[str] = field(default_factory=list)
-    folders: list[str] = field(default_factory=list)
-    not_folders: list[str] = field(default_factory=list)
+    folders: list[Term] = field(default_factory=list)       # words of the folder path
+    not_folders: list[Term] = field(default_factory=list)
     paths: list[str] = field(default_factory=list)
     not_paths: list[str] = field(default_factory=list)
     after: str | None = None    # inclusive lower bound on taken_at
@@ -319,7 +323,11 @@ def _add_filter(pq: ParsedQuery, key: str, value: str, neg: bool) -> bool:
             return False
         (pq.not_tags if neg else pq.tags).append(tag)
     elif key == "folder":
-        (pq.not_folders if neg else pq.folders).append(value)
+        prefix = value.endswith("*")
+        value = value.rstrip("*")
+        if not _searchable(value):
+            return False
+        (pq.not_folders if neg else pq.folders).append(Term(value[:MAX_TERM_CHARS], True, prefix))
     elif key == "path":
         (pq.not_paths if neg else pq.paths).append(value)
     elif key in ("after", "before"):
@@ -368,52 +376,105 @@ def _contains(conn: sqlite3.Connection, column: str, value: str, negate: bool
     return (f"NOT ({clause})" if negate else clause), params
 
 
-def _filters(conn: sqlite3.Connection, pq: ParsedQuery, *, fts: bool) -> tuple[list[str], list[Any]]:
-    """WHERE clauses on photos `p` (and their parameters) for the query's filters.
+def _folder_fts(terms: list[Term]) -> str:
+    return " AND ".join("{folder} : " + t.fts() for t in terms)
 
-    With `fts`, live statuses need no clause: only live photos have an FTS document.
+
+def _path_prefilter(value: str) -> list[str]:
+    """FTS phrases every path containing `value` must match (a superset test), ASCII values only.
+
+    A word of `value` with a separator on both sides inside `value` is a whole word of the folder
+    or the file name; one with a separator before it only is the start of such a word.
     """
-    clauses: list[str] = []
-    params: list[Any] = []
-    statuses = pq.effective_statuses
-    if statuses != _LIVE or not fts:
-        if statuses == _LIVE:
-            clauses.append("p.status != 'missing'")
-        else:
-            ordered = [s for s in STATUSES if s in statuses]
-            clauses.append(f"p.status IN ({','.join('?' * len(ordered))})")
-            params += ordered
-    for tag in pq.tags:
-        clauses.append("p.id IN (SELECT photo_id FROM tags WHERE tag = ?)")
-        params.append(tag)
-    for tag in pq.not_tags:
-        clauses.append("p.id NOT IN (SELECT photo_id FROM tags WHERE tag = ?)")
-        params.append(tag)
-    for column, values, negate in (("p.folder", pq.folders, False), ("p.folder", pq.not_folders, True),
-                                   ("p.path", pq.paths, False), ("p.path", pq.not_paths, True)):
-        for value in values:
-            clause, more = _contains(conn, column, value, negate)
-            clauses.append(clause)
-            params += more
-    if pq.after is not None:
-        clauses.append("p.taken_at >= ?")
-        params.append(pq.after)
-    if pq.before is not None:
-        clauses.append("p.taken_at < ?")
-        params.append(pq.before)
-    return clauses, params
+    if not value.isascii():
+        return []
+    out = []
+    for m in _TOKEN.finditer(value):
+        left = m.start() > 0
+        right = m.end() < len(value)
+        if left:
+            out.append("{folder name} : " + Term(m.group(), prefix=not right).fts())
+    return out
+
+
+class _Filters:
+    """A query's filters as SQL: FTS5 phrases where they are exact or a cheap superset, and
+    WHERE clauses on photos `p` (and their parameters) for the rest."""
+
+    def __init__(self, conn: sqlite3.Connection, pq: ParsedQuery, *, fts: bool):
+        self.fts_exact: list[str] = []      # extra FTS5 conditions that are the filter itself
+        self.fts_superset: list[str] = []   # extra FTS5 conditions implied by the filters
+        self.fts_not: list[str] = []        # FTS5 conditions the filters exclude
+        self.clauses: list[str] = []        # on photos p (need the join)
+        self.params: list[Any] = []
+        self.fts_checks: list[str] = []     # on the FTS row only (no join)
+        self.fts_params: list[Any] = []
+        statuses = pq.effective_statuses
+        if statuses != _LIVE or not fts:
+            if statuses == _LIVE:
+                self.clauses.append("+p.status != 'missing'")
+            else:
+                ordered = [s for s in STATUSES if s in statuses]
+                self.clauses.append(f"+p.status IN ({','.join('?' * len(ordered))})")
+                self.params += ordered
+        key = f"(photo_fts.rowid & {_MASK})" if fts else "p.id"
+        target = self.fts_checks if fts else self.clauses
+        target_params = self.fts_params if fts else self.params
+        for tag in pq.tags:
+            target.append(f"EXISTS (SELECT 1 FROM tags WHERE photo_id = {key} AND tag = ?)")
+            target_params.append(tag)
+            self.fts_superset.append("{tags} : " + Term(tag).fts())
+        for tag in pq.not_tags:
+            target.append(f"NOT EXISTS (SELECT 1 FROM tags WHERE photo_id = {key} AND tag = ?)")
+            target_params.append(tag)
+        if pq.folders:
+            self.fts_exact.append(_folder_fts(pq.folders))
+        for term in pq.not_folders:
+            self.fts_not.append("{folder} : " + term.fts())
+        for values, negate in ((pq.paths, False), (pq.not_paths, True)):
+            for value in values:
+                clause, more = _contains(conn, "p.path", value, negate)
+                self.clauses.append(clause)
+                self.params += more
+                if not negate:
+                    self.fts_superset += _path_prefilter(value)
+        if pq.after is not None:
+            self.clauses.append("p.taken_at >= ?")
+            self.params.append(pq.after)
+        if pq.before is not None:
+            self.clauses.append("p.taken_at < ?")
+            self.params.append(pq.before)
+
+    def expression(self, match: str | None, superset: bool = True) -> str | None:
+        """`match` narrowed by the FTS conditions (None if there is nothing to match)."""
+        parts = ([f"({match})"] if match else []) + [
+            f"({c})" for c in self.fts_exact + (self.fts_superset if superset else [])]
+        if not parts:
+            return None
+        expr = " AND ".join(parts)
+        if self.fts_not:
+            expr = f"({expr}) NOT ({' OR '.join(self.fts_not)})"
+        return expr
+
+    @property
+    def narrows(self) -> bool:
+        return bool(self.fts_exact or self.fts_superset or self.fts_not or self.clauses
+                    or self.fts_checks)
 
 
 class _Plan:
-    """The SQL of one query's FTS part: MATCH plus filters (joined to photos only if needed)."""
+    """The FTS part of a query: rank expression, narrowed expression, SQL checks."""
 
     def __init__(self, conn: sqlite3.Connection, pq: ParsedQuery, match: str):
-        clauses, params = _filters(conn, pq, fts=True)
+        self.match = match
+        f = _Filters(conn, pq, fts=True)
+        self.filtered = f.narrows
+        self.narrowed = f.expression(match)
         # CROSS JOIN keeps FTS5 the outer loop: the join key is an expression on its rowid.
         self.join = (f" CROSS JOIN photos p ON p.id = (photo_fts.rowid & {_MASK})"
-                     if clauses else "")
-        self.where = " AND ".join(["photo_fts MATCH ?", *clauses])
-        self.params = [match, *params]
+                     if f.clauses else "")
+        self.where = " AND ".join(["photo_fts MATCH ?", *f.fts_checks, *f.clauses])
+        self.params = [self.narrowed, *f.fts_params, *f.params]
 
     def probe(self, conn: sqlite3.Connection, skip: int, after: int | None = None) -> int | None:
         """The rowid of the (skip+1)-th match in rowid order (after `after`), or None."""
@@ -426,24 +487,51 @@ class _Plan:
         row = conn.execute(sql, [*params, skip]).fetchone()
         return None if row is None else row[0]
 
+    def collect(self, conn: sqlite3.Connection, n: int) -> list[int]:
+        """The rowids of the first `n` matches (all if n < 0) in rowid order."""
+        sql = (f"SELECT photo_fts.rowid FROM photo_fts{self.join} WHERE {self.where}"
+               " ORDER BY photo_fts.rowid LIMIT ?")
+        return [row[0] for row in conn.execute(sql, [*self.params, n])]
+
     def ranked(self, conn: sqlite3.Connection, limit: int, offset: int,
                cut: int | None) -> list[tuple[int, float]]:
-        sql = f"SELECT photo_fts.rowid, photo_fts.rank FROM photo_fts{self.join} WHERE {self.where}"
-        params = list(self.params)
+        """Unfiltered queries: rank the matches (up to rowid `cut`)."""
+        sql = "SELECT rowid, rank FROM photo_fts WHERE photo_fts MATCH ?"
+        params: list[Any] = [self.match]
         if cut is not None:
-            sql += " AND photo_fts.rowid <= ?"
+            sql += " AND rowid <= ?"
             params.append(cut)
-        sql += " ORDER BY photo_fts.rank, photo_fts.rowid LIMIT ? OFFSET ?"
+        sql += " ORDER BY rank, rowid LIMIT ? OFFSET ?"
         return [(rowid & _MASK, -rank) for rowid, rank in conn.execute(sql, [*params, limit, offset])]
+
+    def ranked_among(self, conn: sqlite3.Connection, rowids: list[int], limit: int, offset: int
+                     ) -> list[tuple[int, float]]:
+        """Rank the given matches by the query's own bm25 (filters add nothing to the score)."""
+        if not rowids:
+            return []
+        sql = ("SELECT rowid, rank FROM photo_fts WHERE photo_fts MATCH ? AND rowid >= ?"
+               " AND rowid <= ? AND +rowid IN (SELECT value FROM json_each(?))"
+               " ORDER BY rank, rowid LIMIT ? OFFSET ?")
+        params = [self.match, rowids[0], rowids[-1], json.dumps(rowids), limit, offset]
+        return [(rowid & _MASK, -rank) for rowid, rank in conn.execute(sql, params)]
 
     def count(self, conn: sqlite3.Connection) -> int:
         sql = f"SELECT count(*) FROM photo_fts{self.join} WHERE {self.where}"
         return conn.execute(sql, self.params).fetchone()[0]
 
 
+def _candidates(need: int) -> int:
+    # Doubling from CANDIDATES (not 2 * need itself) keeps consecutive pages ranked over the same
+    # candidates: all pages within the first CANDIDATES / 2 results agree with each other.
+    k = max(CANDIDATES, 1)
+    while k < 2 * need:
+        k *= 2
+    return k
+
+
 def _cutoff(conn: sqlite3.Connection, plan: _Plan, need: int) -> int | None:
     """The rowid bound for approximate ranking, or None to rank the whole match set."""
-    k = max(CANDIDATES, 2 * need, 1)
+    k = _candidates(need)
     kth = plan.probe(conn, k - 1)
     if kth is None:
         return None                                   # fewer than k matches
@@ -452,26 +540,83 @@ def _cutoff(conn: sqlite3.Connection, plan: _Plan, need: int) -> int | None:
     return kth
 
 
-def _listing(conn: sqlite3.Connection, pq: ParsedQuery, limit: int, offset: int
+def _fts_ids(conn: sqlite3.Connection, plan: _Plan, limit: int, offset: int, exact: bool
              ) -> list[tuple[int, float]]:
-    clauses, params = _filters(conn, pq, fts=False)
+    if not plan.filtered:
+        cut = None if exact or limit < 0 else _cutoff(conn, plan, offset + limit)
+        return plan.ranked(conn, limit, offset, cut)
+    # Filtered: collect the matching rowids in rowid order (cheap: FTS5 narrows with the filters'
+    # phrases, SQL checks the rest), then rank exactly those by the query's own bm25.
+    if exact or limit < 0:
+        rowids = plan.collect(conn, -1)
+    else:
+        k = _candidates(offset + limit)
+        rowids = plan.collect(conn, max(k, EXACT_LIMIT + 1))
+        if len(rowids) > EXACT_LIMIT:
+            rowids = rowids[:k]                       # approximate: the k shortest
+    return plan.ranked_among(conn, rowids, limit, offset)
+
+
+# ---- listing (no words) -------------------------------------------------------------------------
+
+_DRIVER_CAP = 5_000
+
+
+def _listing_sql(conn: sqlite3.Connection, pq: ParsedQuery) -> tuple[str, list[Any]]:
+    """FROM/WHERE of the photos passing the filters (no FTS words), and its parameters."""
+    f = _Filters(conn, pq, fts=False)
+    clauses, params = list(f.clauses), list(f.params)
+    fts_expr = f.expression(None, superset=False)     # the SQL clauses check the rest exactly
+    if fts_expr is None and f.fts_not:
+        clauses.append("+p.fts_rowid NOT IN (SELECT rowid FROM photo_fts WHERE photo_fts MATCH ?)")
+        params.append(" OR ".join(f.fts_not))
     if pq.excluded:
         clauses.append(f"p.id NOT IN (SELECT photo_fts.rowid & {_MASK} FROM photo_fts"
                        " WHERE photo_fts MATCH ?)")
         params.append(pq.excluded_expression())
+    # A selective filter drives (its set, then a sort); otherwise the taken_at index does (newest
+    # first, stopping at the page). Sets are sized with a capped count, which is cheap.
+    driver = None
+    if fts_expr is not None:
+        n = conn.execute("SELECT count(*) FROM (SELECT 1 FROM photo_fts WHERE photo_fts MATCH ?"
+                         " LIMIT ?)", (fts_expr, _DRIVER_CAP)).fetchone()[0]
+        driver = (n, "p.fts_rowid IN (SELECT rowid FROM photo_fts WHERE photo_fts MATCH ?)",
+                  [fts_expr])
+        clauses.append("+p.fts_rowid IN (SELECT rowid FROM photo_fts WHERE photo_fts MATCH ?)")
+        params.append(fts_expr)
+    for tag in pq.tags:
+        n = conn.execute("SELECT count(*) FROM (SELECT 1 FROM tags WHERE tag = ? LIMIT ?)",
+                         (tag, _DRIVER_CAP)).fetchone()[0]
+        if driver is None or n < driver[0]:
+            driver = (n, "p.id IN (SELECT photo_id FROM tags WHERE tag = ?)", [tag])
+    statuses = pq.effective_statuses
+    if statuses != _LIVE:
+        ordered = [s for s in STATUSES if s in statuses]
+        n = conn.execute(f"SELECT count(*) FROM (SELECT 1 FROM photos WHERE status IN"
+                         f" ({','.join('?' * len(ordered))}) LIMIT ?)",
+                         (*ordered, _DRIVER_CAP)).fetchone()[0]
+        if driver is None or n < driver[0]:
+            driver = (n, f"p.id IN (SELECT id FROM photos WHERE status IN"
+                         f" ({','.join('?' * len(ordered))}))", ordered)
+    order = "ORDER BY p.taken_at DESC, p.id DESC"
+    if driver is not None and driver[0] < _DRIVER_CAP:
+        clauses.insert(0, driver[1])
+        params[0:0] = driver[2]
+        order = "ORDER BY +p.taken_at DESC, p.id DESC"
     where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
-    sql = f"SELECT p.id FROM photos p{where} ORDER BY p.taken_at DESC, p.id DESC LIMIT ? OFFSET ?"
+    return f"FROM photos p{where}", params, order
+
+
+def _listing(conn: sqlite3.Connection, pq: ParsedQuery, limit: int, offset: int
+             ) -> list[tuple[int, float]]:
+    body, params, order = _listing_sql(conn, pq)
+    sql = f"SELECT p.id {body} {order} LIMIT ? OFFSET ?"
     return [(row[0], 0.0) for row in conn.execute(sql, [*params, limit, offset])]
 
 
 def _listing_count(conn: sqlite3.Connection, pq: ParsedQuery) -> int:
-    clauses, params = _filters(conn, pq, fts=False)
-    if pq.excluded:
-        clauses.append(f"p.id NOT IN (SELECT photo_fts.rowid & {_MASK} FROM photo_fts"
-                       " WHERE photo_fts MATCH ?)")
-        params.append(pq.excluded_expression())
-    where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
-    return conn.execute(f"SELECT count(*) FROM photos p{where}", params).fetchone()[0]
+    body, params, _ = _listing_sql(conn, pq)
+    return conn.execute(f"SELECT count(*) {body}", params).fetchone()[0]
 
 
 # ---- words without FTS (missing photos) ---------------------------------------------------------
@@ -493,6 +638,8 @@ class _WordMatcher:
             return _TOKEN.findall(_fold(term.text)), term.prefix
         self.groups = [[tokens(t) for t in group] for group in pq.groups]
         self.excluded = [tokens(t) for t in pq.excluded]
+        self.folders = [tokens(t) for t in pq.folders]
+        self.not_folders = [tokens(t) for t in pq.not_folders]
 
     @staticmethod
     def _found(term: tuple[list[str], bool], folded: str, columns: list[list[str]] | None) -> bool:
@@ -515,13 +662,17 @@ class _WordMatcher:
         if not all(any(all(w in folded for w in want) for want, _ in group) for group in self.groups):
             return False
         columns = [_TOKEN.findall(t) for t in texts]
+        folder = columns[3:4]
         return (all(any(self._found(t, folded, columns) for t in group) for group in self.groups)
-                and not any(self._found(t, folded, columns) for t in self.excluded))
+                and not any(self._found(t, folded, columns) for t in self.excluded)
+                and all(self._found(t, texts[3], folder) for t in self.folders)
+                and not any(self._found(t, texts[3], folder) for t in self.not_folders))
 
 
 def _scan_words(conn: sqlite3.Connection, pq: ParsedQuery) -> Iterator[int]:
     """Photo ids (newest first) passing the filters whose text matches the words, in Python."""
-    clauses, params = _filters(conn, pq, fts=False)
+    f = _Filters(conn, pq, fts=False)              # folders are matched in Python
+    clauses, params = f.clauses, f.params
     where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
     sql = ("SELECT p.id, p.folder, p.name,"
            " (SELECT group_concat(text, char(10)) FROM captions c WHERE c.photo_id = p.id),"
@@ -576,11 +727,17 @@ def _literal(query: Any) -> ParsedQuery:
     return pq
 
 
+def _python_path(pq: ParsedQuery) -> bool:
+    """Missing photos have no FTS document: their words and folders are matched in Python."""
+    return "missing" in pq.effective_statuses and bool(pq.has_words or pq.folders
+                                                         or pq.not_folders)
+
+
 def _ids(conn: sqlite3.Connection, pq: ParsedQuery, limit: int, offset: int, exact: bool
          ) -> list[tuple[int, float]]:
     if pq.unsearchable or not pq.effective_statuses:
         return []
-    if "missing" in pq.effective_statuses and pq.has_words:
+    if _python_path(pq):
         out = []
         stop = None if limit < 0 else offset + limit
         for i, photo_id in enumerate(_scan_words(conn, pq)):
@@ -592,9 +749,7 @@ def _ids(conn: sqlite3.Connection, pq: ParsedQuery, limit: int, offset: int, exa
     match = pq.match_expression()
     if match is None or "missing" in pq.effective_statuses:
         return _listing(conn, pq, limit, offset)
-    plan = _Plan(conn, pq, match)
-    cut = None if exact or limit < 0 else _cutoff(conn, plan, offset + limit)
-    return plan.ranked(conn, limit, offset, cut)
+    return _fts_ids(conn, _Plan(conn, pq, match), limit, offset, exact)
 
 
 def _guarded(fn, conn: sqlite3.Connection, query: Any, *args: Any) -> Any:
@@ -627,7 +782,7 @@ def search(conn: sqlite3.Connection, query: str, *, limit: int = 50, offset: int
 def _count(conn: sqlite3.Connection, pq: ParsedQuery) -> int:
     if pq.unsearchable or not pq.effective_statuses:
         return 0
-    if "missing" in pq.effective_statuses and pq.has_words:
+    if _python_path(pq):
         return sum(1 for _ in _scan_words(conn, pq))
     match = pq.match_expression()
     if match is None or "missing" in pq.effective_statuses:

@@ -115,7 +115,16 @@ CASES = [
     ("tag:dog tag:frisbee", {"beach_dog"}),
     ("-tag:dog dog", {"just_dog", "long_dog", "hot_dog"}),
     ("tag:dog -beach", set()),
-    ("folder:beach", {"beach_dog"}),                       # substring, case-insensitive
+    ("folder:beach", {"beach_dog"}),                       # words of the folder, any case
+    ("folder:bea", set()),
+    ("folder:bea*", {"beach_dog"}),
+    ("folder:pics/2021", {"just_dog", "long_dog"}),
+    ("-folder:2021 dog", {"beach_dog", "hot_dog"}),
+    ("-folder:pics", set()),
+    ("folder:trip -folder:beach", {"skyline"}),
+    ("status:missing folder:old", {"missing_dog"}),
+    ("status:missing folder:new", set()),
+    ("status:missing -folder:old", set()),
     ('folder:"beach trip"', {"beach_dog"}),
     ("folder:2021 dog", {"just_dog", "long_dog"}),
     ("folder:inbox", {"pending", "failed"}),
@@ -171,7 +180,7 @@ def test_parse_builds_quoted_fts_terms():
     pq = search.parse('Dog OR "hot ""x" -cat surf* "new yo"* tag:"Hot Dog" folder:2019 NEAR(a')
     assert pq.match_expression() == (
         '(("Dog" OR "hot ") AND "x" AND "surf"* AND "new yo"* AND "NEAR(a") NOT ("cat")')
-    assert pq.tags == ["hot dog"] and pq.folders == ["2019"]
+    assert pq.tags == ["hot dog"] and pq.folders == [search.Term("2019", phrase=True)]
     assert search.parse("dog dog").match_expression() == '"dog"'
     assert search.parse("").match_expression() is None
     assert search.parse('a"b').match_expression() == '"a""b"'
