@@ -65,6 +65,7 @@ def test_env_chooses_the_library(tmp_path, pics, monkeypatch, capsys):
 def test_hostile_queries_exit_cleanly(tmp_path, pics, capsys, query):
     db = str(tmp_path / "lib.db")
     cli.main(["--db", db, "index", "--no-caption", str(pics)])
+    capsys.readouterr()
     assert cli.main(["--db", db, "search", query, "--json"]) == 0
     assert isinstance(json.loads(capsys.readouterr().out), list)
 
