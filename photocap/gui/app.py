@@ -1,0 +1,23 @@
+"""Start the desktop app: `photocap gui`, or `photocap` with no command."""
+
+from __future__ import annotations
+
+import sys
+
+from photocap.config import Settings
+
+
+def main(settings: Settings) -> int:
+    from PySide6.QtWidgets import QApplication
+
+    from photocap.gui.icons import app_icon
+    from photocap.gui.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("photocap")
+    app.setApplicationDisplayName("photocap")
+    app.setDesktopFileName("photocap")
+    app.setWindowIcon(app_icon())
+    window = MainWindow(settings)
+    window.show()
+    return app.exec()

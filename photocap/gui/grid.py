@@ -1,0 +1,130 @@
+"""The thumbnail grid: a QListView laid out as wrapping rows of cells, and the cell painter.
+
+ListMode with left-to-right flow and wrapping looks like IconMode with static movement, but lays
+out 100,000 uniform cells in batches without computing a free position for each: IconMode took
+0.5-2 s per layout of 100,000 rows here, which would freeze the window on every search.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QModelIndex, QRect, QSize, Qt, Signal
+from PySide6.QtGui import QKeyEvent, QPainter, QPalette, QPixmap
+from PySide6.QtWidgets import (QAbstractItemView, QListView, QStyle, QStyledItemDelegate,
+                               QStyleOptionViewItem)
+
+from photocap.gui.library_model import PhotoIdRole, SummaryRole, ThumbnailFailedRole
+
+THUMB_BOX = QSize(160, 160)
+CELL = QSize(176, 216)          # thumbnail, then two lines: file name and caption
+MARGIN = 8
+
+
+class ThumbnailDelegate(QStyledItemDelegate):
+    """Paints a cell from the model's roles, in the palette's colours (light or dark alike)."""
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
+        return CELL
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+        widget = option.widget
+        style = widget.style() if widget else None
+        painter.save()
+        if style is not None:
+            style.drawPrimitive(QStyle.PrimitiveElement.PE_PanelItemViewItem, option, painter, widget)
+        box = QRect(option.rect.left() + MARGIN, option.rect.top() + MARGIN,
+                    THUMB_BOX.width(), THUMB_BOX.height())
+        pixmap = index.data(Qt.ItemDataRole.DecorationRole)
+        if isinstance(pixmap, QPixmap) and not pixmap.isNull():
+            size = pixmap.deviceIndependentSize().toSize()
+            x = box.left() + (box.width() - size.width()) // 2
+            y = box.top() + (box.height() - size.height()) // 2
+            painter.drawPixmap(QRect(x, y, size.width(), size.height()), pixmap)
+        else:
+            self._placeholder(painter, option, box, index)
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        text_role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
+        line = option.fontMetrics.height()
+        text_rect = QRect(option.rect.left() + 4, box.bottom() + 4, option.rect.width() - 8, line)
+        painter.setPen(option.palette.color(text_role))
+        name = index.data(Qt.ItemDataRole.DisplayRole) or ""
+        painter.drawText(text_rect, Qt.AlignmentFlag.AlignHCenter,
+                         option.fontMetrics.elidedText(name, Qt.TextElideMode.ElideMiddle, text_rect.width()))
+        summary = index.data(SummaryRole)
+        if summary is not None:
+            caption = summary.caption or {"pending": "waiting for a caption…",
+                                          "failed": "could not be captioned"}.get(summary.status, "")
+            if not selected:
+                painter.setPen(option.palette.color(QPalette.ColorRole.PlaceholderText))
+            painter.drawText(text_rect.translated(0, line), Qt.AlignmentFlag.AlignHCenter,
+                             option.fontMetrics.elidedText(caption, Qt.TextElideMode.ElideRight,
+                                                           text_rect.width()))
+        painter.restore()
+
+    @staticmethod
+    def _placeholder(painter: QPainter, option: QStyleOptionViewItem, box: QRect,
+                     index: QModelIndex) -> None:
+        inner = box.adjusted(16, 16, -16, -16)
+        painter.fillRect(inner, option.palette.color(QPalette.ColorRole.AlternateBase))
+        painter.setPen(option.palette.color(QPalette.ColorRole.Mid))
+        painter.drawRect(inner)
+        if index.data(ThumbnailFailedRole):
+            painter.setPen(option.palette.color(QPalette.ColorRole.PlaceholderText))
+            painter.drawText(inner, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                             "cannot show this photo")
+
+
+class GridView(QListView):
+    open_requested = Signal(int)                 # photo id: Enter or a double click
+    remove_requested = Signal(list)              # photo ids: Delete
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setViewMode(QListView.ViewMode.ListMode)
+        self.setFlow(QListView.Flow.LeftToRight)
+        self.setWrapping(True)
+        self.setMovement(QListView.Movement.Static)
+        self.setResizeMode(QListView.ResizeMode.Adjust)
+        self.setUniformItemSizes(True)
+        self.setLayoutMode(QListView.LayoutMode.Batched)
+        self.setBatchSize(1000)
+        self.setSpacing(2)
+        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.verticalScrollBar().setSingleStep(CELL.height() // 4)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setDragEnabled(False)
+        self.setItemDelegate(ThumbnailDelegate(self))
+        self.doubleClicked.connect(self._open)
+        self._empty_message = ""
+
+    def set_empty_message(self, text: str) -> None:
+        """Shown in the middle of the grid while it has no rows (e.g. a query with no results)."""
+        self._empty_message = text
+        self.viewport().update()
+
+    def selected_ids(self) -> list[int]:
+        return [i.data(PhotoIdRole) for i in self.selectionModel().selectedIndexes()]
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        key = event.key()
+        plain = not (event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier)
+        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and plain:
+            self._open(self.currentIndex())
+        elif key == Qt.Key.Key_Delete and plain:
+            ids = self.selected_ids()
+            if ids:
+                self.remove_requested.emit(ids)
+        else:
+            super().keyPressEvent(event)
+
+    def paintEvent(self, event) -> None:
+        super().paintEvent(event)
+        if self._empty_message and self.model() is not None and self.model().rowCount() == 0:
+            painter = QPainter(self.viewport())
+            painter.setPen(self.palette().color(QPalette.ColorRole.PlaceholderText))
+            painter.drawText(self.viewport().rect().adjusted(24, 24, -24, -24),
+                             Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self._empty_message)
+
+    def _open(self, index: QModelIndex) -> None:
+        if index.isValid():
+            self.open_requested.emit(index.data(PhotoIdRole))

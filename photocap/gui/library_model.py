@@ -1,0 +1,138 @@
+"""The grid's model: the photos a query finds, paged so 100,000 rows cost no more than 200.
+
+The ordered ids come from a background lane (the search may rank many matches); the cells' details
+are read on demand, one page of PAGE_SIZE rows per SQL query, and a few pages are kept (LRU).
+Thumbnails are asked of the ThumbnailLoader and painted when ready.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import OrderedDict
+
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, Qt, Signal
+
+from photocap.gui import library_reads
+from photocap.gui.library_reads import PhotoSummary
+from photocap.gui.thumbnails import ThumbnailLoader, thumbnail_key
+
+PAGE_SIZE = 200
+PAGES_KEPT = 24
+
+PhotoIdRole = Qt.ItemDataRole.UserRole + 1
+SummaryRole = Qt.ItemDataRole.UserRole + 2
+ThumbnailFailedRole = Qt.ItemDataRole.UserRole + 3
+
+class LibraryModel(QAbstractListModel):
+    """Rows are photo ids in query order; the GUI-thread connection reads one page at a time."""
+
+    query_applied = Signal(str, int)                  # the query now shown, its number of photos
+
+    def __init__(self, conn: sqlite3.Connection, thumbnails: ThumbnailLoader,
+                 parent: QObject | None = None):
+        super().__init__(parent)
+        self._conn = conn
+        self._thumbnails = thumbnails
+        self._ids: list[int] = []
+        self._rows: dict[int, int] = {}               # photo id -> row
+        self._pages: OrderedDict[int, dict[int, PhotoSummary]] = OrderedDict()
+        self._rows_by_key: dict[str, set[int]] = {}   # thumbnail key -> photo ids on screen
+        self.query = ""
+        thumbnails.ready.connect(self._thumbnail_ready)
+
+    # ---- Qt model API ---------------------------------------------------------------------------
+
+    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._ids)
+
+    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
+        if not index.isValid() or not 0 <= index.row() < len(self._ids):
+            return None
+        photo_id = self._ids[index.row()]
+        if role == PhotoIdRole:
+            return photo_id
+        summary = self._summary(index.row())
+        if summary is None:                           # removed since the query ran
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return summary.name
+        if role == SummaryRole:
+            return summary
+        if role == Qt.ItemDataRole.DecorationRole:
+            key = thumbnail_key(summary.path, summary.hash)
+            pixmap = self._thumbnails.pixmap(summary.path, key)
+            if pixmap is None:
+                self._rows_by_key.setdefault(key, set()).add(photo_id)
+                return None
+            return pixmap
+        if role == ThumbnailFailedRole:
+            return self._thumbnails.failures.get(thumbnail_key(summary.path, summary.hash), "")
+        if role == Qt.ItemDataRole.ToolTipRole:
+            text = summary.caption or {"pending": "waiting for a caption",
+                                       "failed": "could not be captioned"}.get(summary.status, "")
+            return f"{summary.name}\n{text}" if text else summary.name
+        return None
+
+    # ---- what the app asks of it ----------------------------------------------------------------
+
+    def photo_id(self, row: int) -> int | None:
+        return self._ids[row] if 0 <= row < len(self._ids) else None
+
+    def row_of(self, photo_id: int) -> int | None:
+        return self._rows.get(photo_id)
+
+    def set_ids(self, query: str, ids: list[int], rows: dict[int, int]) -> None:
+        """Show a query's result (computed on a lane). Selection and scrolling are the view's affair."""
+        if query == self.query and ids == self._ids:
+            self.query_applied.emit(query, len(ids))
+            return
+        same_query = query == self.query
+        if same_query and ids[:len(self._ids)] == self._ids:
+            # Only new photos at the end: insert them, the rest of the grid does not move.
+            self.beginInsertRows(QModelIndex(), len(self._ids), len(ids) - 1)
+            self._ids, self._rows = ids, rows
+            self.endInsertRows()
+        else:
+            self.beginResetModel()
+            self._ids, self._rows = ids, rows
+            self._pages.clear()
+            self._rows_by_key.clear()
+            self.endResetModel()
+        self.query = query
+        self.query_applied.emit(query, len(ids))
+
+    def refresh_photos(self, photo_ids: list[int]) -> None:
+        """These photos changed (caption, status): read them again when next painted."""
+        rows = sorted(r for r in (self._rows.get(i) for i in photo_ids) if r is not None)
+        for page in {row // PAGE_SIZE for row in rows}:
+            self._pages.pop(page, None)
+        for row in rows:
+            index = self.index(row)
+            self.dataChanged.emit(index, index)
+
+    def refresh_all(self) -> None:
+        self._pages.clear()
+        if self._ids:
+            self.dataChanged.emit(self.index(0), self.index(len(self._ids) - 1))
+
+    # ---- pages ----------------------------------------------------------------------------------
+
+    def _summary(self, row: int) -> PhotoSummary | None:
+        page_no = row // PAGE_SIZE
+        page = self._pages.get(page_no)
+        if page is None:
+            start = page_no * PAGE_SIZE
+            page = library_reads.summaries(self._conn, self._ids[start:start + PAGE_SIZE])
+            self._pages[page_no] = page
+            while len(self._pages) > PAGES_KEPT:
+                self._pages.popitem(last=False)
+        else:
+            self._pages.move_to_end(page_no)
+        return page.get(self._ids[row])
+
+    def _thumbnail_ready(self, key: str) -> None:
+        for photo_id in self._rows_by_key.pop(key, ()):
+            row = self._rows.get(photo_id)
+            if row is not None:
+                index = self.index(row)
+                self.dataChanged.emit(index, index, [Qt.ItemDataRole.DecorationRole])

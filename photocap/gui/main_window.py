@@ -1,0 +1,400 @@
+"""The main window: sidebar, search and grid, details and questions, status bar. Wiring only:
+the data comes through the model and the lanes, the work is done by the services."""
+
+from __future__ import annotations
+
+import os
+
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QLineEdit, QMainWindow, QMessageBox,
+                               QSplitter, QStackedWidget, QVBoxLayout, QWidget)
+
+from photocap import config
+from photocap.config import Settings
+from photocap.gui import library_reads, library_writes
+from photocap.gui.ask_panel import AskPanel
+from photocap.gui.banner import Banner
+from photocap.gui.details import DetailsPane
+from photocap.gui.grid import GridView
+from photocap.gui.icons import app_icon
+from photocap.gui.library_model import LibraryModel
+from photocap.gui.preview import PreviewDialog
+from photocap.gui.services import AppServices
+from photocap.gui.settings import WATCHING_FIELDS, SettingsDialog, changed
+from photocap.gui.sidebar import Sidebar
+from photocap.gui.status import StatusPanel
+from photocap.gui.welcome import WelcomePage
+from photocap.library import paths
+
+SEARCH_DEBOUNCE_MS = 250
+POLL_MS = 1000                  # how often the window looks for changes made by other threads
+
+
+def local_folders(mime) -> list[str]:
+    return [url.toLocalFile() for url in mime.urls() if url.isLocalFile() and os.path.isdir(url.toLocalFile())]
+
+
+def error_text(exc: Exception) -> str:
+    from photocap.cli import describe
+    return describe(exc)
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, settings: Settings):
+        super().__init__()
+        self.settings = settings
+        self.setWindowTitle("photocap")
+        self.setWindowIcon(app_icon())
+        self.setAcceptDrops(True)
+        self.resize(1280, 820)
+        self.services = AppServices(settings, self.devicePixelRatioF(), self)
+        self.model = LibraryModel(self.services.conn, self.services.thumbnails, self)
+        self._query = ""                          # the query last asked for (typed or refreshed)
+        self._query_token = 0
+        self._data_version = None
+        self._refreshing = False
+        self._restoring = False
+        self._snapshot: library_reads.LibrarySnapshot | None = None
+        self._build()
+        self._connect()
+        has_folders = self.services.conn.execute("SELECT 1 FROM roots LIMIT 1").fetchone() is not None
+        self.pages.setCurrentWidget(self.library_page if has_folders else self.welcome)
+        self.services.start()
+        self._poll_library()
+        self._poll = QTimer(self)
+        self._poll.setInterval(POLL_MS)
+        self._poll.timeout.connect(self._poll_library)
+        self._poll.start()
+
+    # ---- layout ---------------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        self.banner = Banner()
+        self.welcome = WelcomePage()
+        self.sidebar = Sidebar()
+        self.search = QLineEdit()
+        self.search.setPlaceholderText('Search: words, "a phrase", cat OR dog, -night, tag:beach, '
+                                       'folder:2023, after:2023-06-01   (Ctrl+F)')
+        self.search.setClearButtonEnabled(True)
+        self.result_count = QLabel()
+        self.grid = GridView()
+        self.grid.setModel(self.model)
+        self.details = DetailsPane(self.services.previews)
+        self.ask_panel = AskPanel()
+
+        search_row = QHBoxLayout()
+        search_row.addWidget(self.search, 1)
+        search_row.addWidget(self.result_count)
+        middle = QWidget()
+        middle_layout = QVBoxLayout(middle)
+        middle_layout.setContentsMargins(0, 0, 0, 0)
+        middle_layout.addLayout(search_row)
+        middle_layout.addWidget(self.grid, 1)
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(self.details)
+        right.addWidget(self.ask_panel)
+        right.setSizes([560, 260])
+        self.library_page = QSplitter()
+        self.library_page.addWidget(self.sidebar)
+        self.library_page.addWidget(middle)
+        self.library_page.addWidget(right)
+        self.library_page.setStretchFactor(1, 1)
+        self.library_page.setSizes([240, 680, 360])
+
+        self.pages = QStackedWidget()
+        self.pages.addWidget(self.welcome)
+        self.pages.addWidget(self.library_page)
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.addWidget(self.banner)
+        layout.addWidget(self.pages, 1)
+        self.setCentralWidget(central)
+
+        self.status = StatusPanel()
+        self.statusBar().addPermanentWidget(self.status)
+        menu = self.menuBar().addMenu("&Library")
+        menu.addAction("&Add a photo folder…", self.choose_folder)
+        menu.addAction("&Settings…", self.open_settings)
+        menu.addSeparator()
+        menu.addAction("&Quit", QKeySequence.StandardKey.Quit, self.close)
+
+    def _connect(self) -> None:
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(SEARCH_DEBOUNCE_MS)
+        self._debounce.timeout.connect(lambda: self._run_query(self.search.text()))
+        self.search.textChanged.connect(self._debounce.start)
+        QShortcut(QKeySequence.StandardKey.Find, self, self.focus_search)
+        for keys in ("Ctrl+Return", "Ctrl+Enter"):
+            QShortcut(QKeySequence(keys), self, self.ask_shortcut)
+
+        self.welcome.add_folder_requested.connect(self.choose_folder)
+        self.sidebar.add_folder_requested.connect(self.choose_folder)
+        self.sidebar.remove_folder_requested.connect(self.remove_folder)
+        self.sidebar.filter_requested.connect(self.search.setText)
+        self.grid.selectionModel().currentChanged.connect(self._current_changed)
+        self.grid.open_requested.connect(self.open_preview)
+        self.grid.remove_requested.connect(self.remove_photos)
+        self.model.query_applied.connect(self._query_applied)
+        self.details.save_requested.connect(self._save_edit)
+        self.details.recaption_requested.connect(self.recaption)
+        self.details.options_requested.connect(lambda: self.open_settings("captions"))
+        self.ask_panel.ask_requested.connect(self.services.worker.ask)
+        self.status.pause_toggled.connect(self.set_paused)
+
+        worker = self.services.worker
+        worker.captioned.connect(self._captioned)
+        worker.caption_failed.connect(lambda photo_id, reason, retry: self._photo_changed(photo_id))
+        worker.progress.connect(self.status.show_progress)
+        worker.model_ready.connect(self.status.show_model)
+        worker.model_unavailable.connect(self._model_unavailable)
+        worker.answered.connect(self.ask_panel.show_answer)
+        worker.ask_failed.connect(self.ask_panel.show_error)
+
+    # ---- search and refresh ---------------------------------------------------------------------
+
+    def focus_search(self) -> None:
+        self.search.setFocus()
+        self.search.selectAll()
+
+    def _run_query(self, text: str, *, keep_view: bool = False) -> None:
+        """Find the query's photos on the query lane; the newest request wins."""
+        self._query = text
+        self._query_token += 1
+        token = self._query_token
+        self.services.queries.submit(lambda conn: library_reads.query_result(conn, text),
+                                     lambda result: self._apply_query(token, result, keep_view),
+                                     lambda exc: self.banner.show_message(f"Search failed: {error_text(exc)}"))
+
+    def _apply_query(self, token: int, result, keep_view: bool) -> None:
+        if token != self._query_token:
+            return                                # a newer query is on its way
+        query, ids, rows = result
+        shown = self.details.photo_id
+        scroll = self.grid.verticalScrollBar().value()
+        self._restoring = True                    # a reset passes through "nothing selected"
+        try:
+            self.model.set_ids(query, ids, rows)
+            row = self.model.row_of(shown) if shown is not None else None
+            if row is not None and self.grid.currentIndex().row() != row:
+                self.grid.selectionModel().setCurrentIndex(
+                    self.model.index(row), QItemSelectionModel.SelectionFlag.ClearAndSelect)
+        finally:
+            self._restoring = False
+        if keep_view:
+            self._restore_scroll(scroll)
+        elif row is not None:
+            self.grid.scrollTo(self.model.index(row))
+        else:
+            self.grid.scrollToTop()
+        if shown is not None and row is None:
+            self._show_details(None)              # removed, or not found by this query
+
+    def _restore_scroll(self, value: int) -> None:
+        """The grid lays out in batches after a reset: scroll back once it is long enough."""
+        bar = self.grid.verticalScrollBar()
+        if bar.maximum() >= value:
+            bar.setValue(value)
+            return
+
+        def on_range(_low: int, high: int) -> None:
+            if high >= value:
+                bar.rangeChanged.disconnect(on_range)
+                bar.setValue(value)
+        bar.rangeChanged.connect(on_range)
+
+    def _query_applied(self, query: str, count: int) -> None:
+        if count:
+            self.result_count.setText(f"{count:,} photo{'s' if count != 1 else ''}")
+            self.grid.set_empty_message("")
+        elif query.strip():
+            self.result_count.setText("no results")
+            self.grid.set_empty_message(
+                f"No photos match “{query.strip()}”.\n\nCheck the spelling, use fewer words, "
+                "or end a word with * to find words that start with it.")
+        else:
+            self.result_count.setText("")
+            self.grid.set_empty_message("No photos yet: they appear here as the folders are scanned.")
+
+    def _poll_library(self) -> None:
+        """Other threads and processes change the library: refresh what depends on it when it did."""
+        self._show_folders()
+        version = self.services.conn.execute("PRAGMA data_version").fetchone()[0]
+        if version != self._data_version and not self._refreshing:
+            self._data_version = version
+            self.refresh()
+
+    def refresh(self) -> None:
+        self._refreshing = True
+        self.services.queries.submit(library_reads.snapshot, self._apply_snapshot,
+                                     lambda exc: setattr(self, "_refreshing", False))
+        self._run_query(self._query, keep_view=True)
+
+    def _apply_snapshot(self, snap: library_reads.LibrarySnapshot) -> None:
+        self._refreshing = False
+        self._snapshot = snap
+        self._show_folders()
+        self.sidebar.set_tags(snap.tags)
+        self.status.show_counts(snap.counts["pending"], snap.counts["photos"], snap.paused)
+        if not snap.folders and not snap.counts["photos"]:
+            self.pages.setCurrentWidget(self.welcome)
+        elif self.pages.currentWidget() is self.welcome:
+            self.pages.setCurrentWidget(self.library_page)
+
+    def _show_folders(self) -> None:
+        if self._snapshot is not None:
+            self.sidebar.set_folders(self._snapshot.folders, self.services.watching.state)
+
+    # ---- selection, details, preview, questions -------------------------------------------------
+
+    def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        photo_id = self.model.photo_id(current.row()) if current.isValid() else None
+        if not self._restoring and photo_id != self.details.photo_id:
+            self._show_details(photo_id)
+
+    def _show_details(self, photo_id: int | None) -> None:
+        details = library_reads.details(self.services.conn, photo_id) if photo_id is not None else None
+        self.details.show_photo(details)
+        self.ask_panel.set_photo(photo_id if details else None, details.questions if details else [])
+
+    def _reload_details(self, photo_id: int) -> None:
+        if photo_id == self.details.photo_id and not self.details.is_dirty():
+            self.details.show_photo(library_reads.details(self.services.conn, photo_id))
+
+    def open_preview(self, photo_id: int) -> None:
+        photo = library_reads.details(self.services.conn, photo_id)
+        if photo is None:
+            return
+        dialog = PreviewDialog(self.services.previews, photo_id, photo.photo.path, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+
+    def ask_shortcut(self) -> None:
+        if self.ask_panel.question.text().strip():
+            self.ask_panel.ask()
+        else:
+            self.ask_panel.question.setFocus()
+
+    # ---- worker results -------------------------------------------------------------------------
+
+    def _captioned(self, photo_id: int, captions: list, tags: list) -> None:
+        self.banner.hide()                        # a model works (again)
+        self._photo_changed(photo_id)
+
+    def _photo_changed(self, photo_id: int) -> None:
+        self.model.refresh_photos([photo_id])
+        self._reload_details(photo_id)
+
+    def _model_unavailable(self, text: str) -> None:
+        self.banner.show_message(
+            f"Photos cannot be captioned yet: {text}. They stay queued; browsing, watching and "
+            "search work meanwhile.", "Settings…", self.open_settings)
+
+    # ---- the user's changes ---------------------------------------------------------------------
+
+    def _edit(self, job, on_done, what: str) -> None:
+        self.services.edits.submit(job, on_done,
+                                   lambda exc: self.banner.show_message(f"{what} failed: {error_text(exc)}"))
+
+    def _save_edit(self, edit: library_writes.CaptionEdit) -> None:
+        self._edit(lambda conn: library_writes.save_edit(conn, edit), self._edit_saved, "Saving")
+
+    def _edit_saved(self, photo_id: int) -> None:
+        self.model.refresh_photos([photo_id])
+        if photo_id == self.details.photo_id:
+            self.details.show_photo(library_reads.details(self.services.conn, photo_id))
+        self.statusBar().showMessage("Saved", 3000)
+
+    def recaption(self, photo_id: int) -> None:
+        def queued(ids: list[int]) -> None:
+            self.services.wake.set()
+            for i in ids:
+                self._photo_changed(i)
+            self.statusBar().showMessage("Queued for a new caption", 3000)
+        self._edit(lambda conn: library_writes.requeue(conn, [photo_id]), queued, "Re-captioning")
+
+    def remove_photos(self, photo_ids: list[int]) -> None:
+        n = len(photo_ids)
+        if not self.confirm("Remove from library",
+                            f"Remove {n:,} photo{'s' if n != 1 else ''} from the library? Their captions, "
+                            "tags and questions are forgotten; the files stay on disk."):
+            return
+        self._edit(lambda conn: library_writes.forget_photos(conn, photo_ids),
+                   lambda ids: self.refresh(), "Removing photos")
+
+    def choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Add a photo folder")
+        if folder:
+            self.add_folders([folder])
+
+    def add_folders(self, folders: list[str]) -> None:
+        for folder in folders:
+            self._edit(lambda conn, f=folder: library_writes.add_folder(conn, f), self._folder_added,
+                       f"Adding {paths.display(folder)}")
+
+    def _folder_added(self, folder: str) -> None:
+        self.pages.setCurrentWidget(self.library_page)
+        self.statusBar().showMessage(f"Added {paths.display(folder)}: scanning it…", 5000)
+        self.refresh()
+
+    def remove_folder(self, folder: str) -> None:
+        if not self.confirm("Remove folder",
+                            f"Stop watching {paths.display(folder)} and remove its photos from the "
+                            "library? Their captions are forgotten; the files stay on disk."):
+            return
+        self._edit(lambda conn: library_writes.remove_folder(conn, folder),
+                   lambda n: self.refresh(), "Removing the folder")
+
+    def set_paused(self, paused: bool) -> None:
+        def done(value: bool) -> None:
+            if value:
+                self.services.worker.interrupt()  # stop after the batch in flight
+            else:
+                self.services.wake.set()
+        self._edit(lambda conn: library_writes.set_paused(conn, paused), done, "Pausing")
+
+    def confirm(self, title: str, text: str) -> bool:
+        answer = QMessageBox.question(self, title, text)
+        return answer == QMessageBox.StandardButton.Yes
+
+    # ---- settings -------------------------------------------------------------------------------
+
+    def open_settings(self, page: str = "models") -> None:
+        dialog = SettingsDialog(self.settings, self, page=page)
+        if dialog.exec() == SettingsDialog.DialogCode.Accepted:
+            self.apply_settings(dialog.values())
+
+    def apply_settings(self, values: dict) -> None:
+        """Keep the new values, save them for the CLI and the daemon too, and restart the worker."""
+        changes = changed(self.settings, values)
+        if not changes:
+            return
+        self.settings = self.settings.replace(**changes)
+        try:
+            # Only what the dialog changed goes to the file: not --db or other one-off options.
+            config.save(config.load().replace(**changes))
+        except (config.ConfigError, OSError) as exc:
+            self.banner.show_message(f"The settings apply now but could not be saved: {error_text(exc)}")
+        else:
+            self.banner.hide()
+        self.services.apply_settings(self.settings,
+                                     watching_changed=any(k in WATCHING_FIELDS for k in changes))
+
+    # ---- window ---------------------------------------------------------------------------------
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if local_folders(event.mimeData()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        folders = local_folders(event.mimeData())
+        if folders:
+            event.acceptProposedAction()
+            self.add_folders(folders)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.hide()                               # the batch in flight may take a moment
+        self._poll.stop()
+        self.services.stop()
+        event.accept()

@@ -1,0 +1,161 @@
+"""The settings dialog: models, device, caption options, watching. Saved to the file the CLI and
+the daemon read too; the app applies them by restarting its worker's engine (and the librarian)."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog,
+                               QFormLayout, QHBoxLayout, QLineEdit, QPushButton, QSpinBox, QTabWidget,
+                               QVBoxLayout, QWidget)
+
+from photocap.config import Settings
+
+AUTOMATIC = "(automatic)"
+DEVICES = ["auto", "cpu", "cuda", "mps"]
+PRECISIONS = ["auto", "fp32", "bf16", "fp16"]
+BEAMS, SAMPLING = "Beam search", "Sampling (more varied)"
+WATCHING_FIELDS = ("settle_seconds", "reconcile_minutes")
+
+
+def model_presets() -> tuple[list[str], list[str]]:
+    """Preset names that caption, and those that answer questions."""
+    from photocap.vision import registry
+    models = registry.list_models()
+    return ([m["name"] for m in models if m["can_caption"]], [m["name"] for m in models if m["can_ask"]])
+
+
+class ModelChooser(QWidget):
+    """A preset name, or a folder saved with save_pretrained (typed or picked)."""
+
+    def __init__(self, names: list[str], current: str, automatic: bool = False, parent=None):
+        super().__init__(parent)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.combo = QComboBox()
+        self.combo.setEditable(True)
+        self.combo.addItems(([AUTOMATIC] if automatic else []) + names)
+        self.combo.setCurrentText(current or (AUTOMATIC if automatic else ""))
+        layout.addWidget(self.combo, 1)
+        browse = QPushButton("Folder…")
+        browse.setToolTip("A model folder made with save_pretrained")
+        browse.clicked.connect(self._browse)
+        layout.addWidget(browse)
+
+    def value(self) -> str:
+        text = self.combo.currentText().strip()
+        return "" if text == AUTOMATIC else text
+
+    def _browse(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Choose a model folder")
+        if folder:
+            self.combo.setCurrentText(folder)
+
+
+def _spin(low: int, high: int, value: int) -> QSpinBox:
+    box = QSpinBox()
+    box.setRange(low, high)
+    box.setValue(value)
+    return box
+
+
+def _double(low: float, high: float, value: float, step: float, decimals: int = 2) -> QDoubleSpinBox:
+    box = QDoubleSpinBox()
+    box.setRange(low, high)
+    box.setSingleStep(step)
+    box.setDecimals(decimals)
+    box.setValue(value)
+    return box
+
+
+def _choice(items: list[str], current: str) -> QComboBox:
+    box = QComboBox()
+    box.addItems(items)
+    box.setCurrentText(current)
+    return box
+
+
+class SettingsDialog(QDialog):
+    def __init__(self, settings: Settings, parent=None, *, page: str = "models"):
+        super().__init__(parent)
+        self.setWindowTitle("photocap settings")
+        s = settings
+        caption_names, ask_names = model_presets()
+        tabs = QTabWidget()
+
+        models = QWidget()
+        form = QFormLayout(models)
+        self.model = ModelChooser(caption_names, s.model)
+        form.addRow("Caption model", self.model)
+        self.vqa_model = ModelChooser(ask_names, s.vqa_model, automatic=True)
+        form.addRow("Question model", self.vqa_model)
+        self.device = _choice(DEVICES, s.device)
+        form.addRow("Device", self.device)
+        self.precision = _choice(PRECISIONS, s.precision)
+        form.addRow("Precision", self.precision)
+        self.batch_size = _spin(1, 256, s.batch_size)
+        form.addRow("Batch size", self.batch_size)
+        tabs.addTab(models, "Models")
+
+        captions = QWidget()
+        form = QFormLayout(captions)
+        self.prompt = QLineEdit(s.prompt)
+        self.prompt.setPlaceholderText("e.g. a photography of")
+        form.addRow("Prompt prefix", self.prompt)
+        self.decoding = _choice([BEAMS, SAMPLING], SAMPLING if s.do_sample else BEAMS)
+        form.addRow("Decoding", self.decoding)
+        self.num_beams = _spin(1, 16, s.num_beams)
+        form.addRow("Beams", self.num_beams)
+        self.temperature = _double(0.05, 3.0, s.temperature, 0.05)
+        form.addRow("Temperature", self.temperature)
+        self.top_p = _double(0.05, 1.0, s.top_p, 0.05)
+        form.addRow("Top p", self.top_p)
+        self.num_captions = _spin(1, 10, s.num_captions)
+        form.addRow("Captions per photo", self.num_captions)
+        self.min_new_tokens = _spin(0, 100, s.min_new_tokens)
+        form.addRow("Shortest (tokens)", self.min_new_tokens)
+        self.max_new_tokens = _spin(1, 200, s.max_new_tokens)
+        form.addRow("Longest (tokens)", self.max_new_tokens)
+        self.decoding.currentTextChanged.connect(self._decoding_changed)
+        self._decoding_changed(self.decoding.currentText())
+        tabs.addTab(captions, "Captions")
+
+        watching = QWidget()
+        form = QFormLayout(watching)
+        self.settle_seconds = _double(0.1, 600.0, s.settle_seconds, 0.5, 1)
+        self.settle_seconds.setToolTip("Quiet time before a new or changed file is taken")
+        form.addRow("Settle time (s)", self.settle_seconds)
+        self.reconcile_minutes = _double(1.0, 1440.0, s.reconcile_minutes, 5.0, 0)
+        self.reconcile_minutes.setToolTip("A full check of every folder, for changes watching missed")
+        form.addRow("Full check every (min)", self.reconcile_minutes)
+        tabs.addTab(watching, "Watching")
+        tabs.setCurrentIndex({"models": 0, "captions": 1, "watching": 2}[page])
+
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(tabs)
+        layout.addWidget(buttons)
+
+    def values(self) -> dict:
+        """The fields of Settings this dialog sets."""
+        return {
+            "model": self.model.value(), "vqa_model": self.vqa_model.value(),
+            "device": self.device.currentText(), "precision": self.precision.currentText(),
+            "batch_size": self.batch_size.value(), "prompt": self.prompt.text().strip(),
+            "do_sample": self.decoding.currentText() == SAMPLING, "num_beams": self.num_beams.value(),
+            "temperature": self.temperature.value(), "top_p": self.top_p.value(),
+            "num_captions": self.num_captions.value(), "min_new_tokens": self.min_new_tokens.value(),
+            "max_new_tokens": max(self.max_new_tokens.value(), self.min_new_tokens.value()),
+            "settle_seconds": self.settle_seconds.value(), "reconcile_minutes": self.reconcile_minutes.value(),
+        }
+
+    def _decoding_changed(self, text: str) -> None:
+        sampling = text == SAMPLING
+        self.num_beams.setEnabled(not sampling)
+        self.temperature.setEnabled(sampling)
+        self.top_p.setEnabled(sampling)
+
+
+def changed(settings: Settings, values: dict) -> dict:
+    """The values that differ from `settings`."""
+    return {k: v for k, v in values.items() if getattr(settings, k) != v}

@@ -1,0 +1,177 @@
+"""The one long-lived worker thread: captioning, and questions between batches.
+
+torch keeps per-thread state, so the models live on one thread for the app's whole life. The
+worker owns its own Engine there (own SQLite connection, own ModelHost) and runs the shared caption
+loop. Questions are served on the same thread: asking sets `interrupt`, the stop event the caption
+loop is given, so the loop records the batch in flight, hands its other claims back to the queue
+and returns; the worker answers every waiting question and starts the loop again. A question
+therefore waits at most one batch, and no batch is ever cut in half. New settings and stopping use
+the same door.
+
+`run` blocks the thread's event loop, so the GUI calls the thread-safe methods (ask,
+apply_settings, interrupt, stop) directly; results go back as signals carrying plain data only.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from dataclasses import dataclass
+
+from PySide6.QtCore import QObject, Signal, Slot
+
+from photocap.config import Settings
+
+log = logging.getLogger(__name__)
+
+RETRY_SECONDS = 60.0          # after "no model" or an unexpected error, try again this much later
+
+
+@dataclass(frozen=True)
+class CaptionProgress:
+    done: int                 # captioned since the app started
+    failed: int
+    pending: int
+    rate_per_minute: float
+    eta_seconds: float | None
+
+
+class CaptionWorker(QObject):
+    captioned = Signal(int, list, list)          # photo id, captions, tags
+    caption_failed = Signal(int, str, bool)      # photo id, reason, will be retried
+    progress = Signal(object)                    # CaptionProgress
+    model_ready = Signal(str)                    # e.g. "blip-base on cpu (float32)"
+    model_unavailable = Signal(str)              # what to do about it
+    answered = Signal(int, str, str)             # photo id, question, answer
+    ask_failed = Signal(int, str, str)           # photo id, question, why
+    finished = Signal()
+
+    def __init__(self, settings: Settings, wake: threading.Event):
+        super().__init__()
+        self._settings = settings
+        self._wake = wake                         # shared with the librarian: new photos
+        self._interrupt = threading.Event()      # the caption loop's stop event
+        self._stopping = threading.Event()
+        self._questions: queue.Queue[tuple[int, str]] = queue.Queue()
+        self._lock = threading.Lock()
+        self._new_settings: Settings | None = None
+        self._done = self._failed = 0             # totals of earlier runs
+        self._rate = 0.0
+        self._model_text = ""
+
+    # ---- called from the GUI thread ---------------------------------------------------------------
+
+    def ask(self, photo_id: int, question: str) -> None:
+        self._questions.put((photo_id, question))
+        self.interrupt()
+
+    def apply_settings(self, settings: Settings) -> None:
+        with self._lock:
+            self._new_settings = settings
+        self.interrupt()
+
+    def interrupt(self) -> None:
+        """Finish the batch in flight and look at what is waiting (questions, settings, pause)."""
+        self._interrupt.set()
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self.interrupt()
+
+    # ---- on the worker thread ---------------------------------------------------------------------
+
+    @Slot()
+    def run(self) -> None:
+        from photocap.engine import Engine
+        engine = None
+        try:
+            engine = Engine(self._settings)
+            self._announce_model(engine)
+            while not self._stopping.is_set():
+                self._interrupt.clear()           # anything asked from now on interrupts again
+                engine = self._take_new_settings(engine)
+                self._answer_questions(engine)
+                if not self._interrupt.is_set():
+                    self._caption(engine)
+        except Exception as exc:  # noqa: BLE001 - e.g. the library cannot be opened
+            log.exception("the caption worker stopped")
+            self.model_unavailable.emit(f"captioning stopped: {_describe(exc)}")
+        finally:
+            if engine is not None:
+                engine.close()
+            self.finished.emit()
+
+    def _take_new_settings(self, engine):
+        with self._lock:
+            settings, self._new_settings = self._new_settings, None
+        if settings is None:
+            return engine
+        from photocap.engine import Engine
+        engine.close()                            # frees the old models before loading new ones
+        engine = Engine(settings)
+        self._announce_model(engine)
+        return engine
+
+    def _answer_questions(self, engine) -> None:
+        while True:
+            try:
+                photo_id, question = self._questions.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                answer = engine.ask(photo_id, question)
+            except Exception as exc:  # noqa: BLE001 - shown next to the question
+                log.info("question about photo %d failed: %s", photo_id, exc)
+                self.ask_failed.emit(photo_id, question, _describe(exc))
+            else:
+                self.answered.emit(photo_id, question, answer)
+
+    def _caption(self, engine) -> None:
+        from photocap.vision.loader import ModelUnavailable
+        from photocap.library import photos
+        self._emit_progress(photos.counts(engine.conn)["pending"], 0, 0)
+        try:
+            run = engine.caption_pending(self._interrupt, forever=True, wake=self._wake,
+                                         on_result=self._on_result,
+                                         on_progress=lambda p: self._on_progress(engine, p))
+        except ModelUnavailable as exc:
+            self.model_unavailable.emit(str(exc))
+            self._interrupt.wait(RETRY_SECONDS)
+            return
+        except Exception as exc:  # noqa: BLE001 - a broken batch must not end captioning for good
+            log.exception("captioning failed")
+            self.model_unavailable.emit(f"captioning failed: {_describe(exc)}")
+            self._interrupt.wait(RETRY_SECONDS)
+            return
+        self._done += run.done
+        self._failed += run.failed
+
+    def _on_result(self, result) -> None:
+        if result.error is None:
+            self.captioned.emit(result.photo_id, list(result.captions), list(result.tags))
+        else:
+            self.caption_failed.emit(result.photo_id, result.error, result.retry)
+
+    def _on_progress(self, engine, run) -> None:
+        if run.done:
+            self._rate = run.rate_per_minute
+        self._emit_progress(run.pending, run.done, run.failed)
+        self._announce_model(engine)
+
+    def _emit_progress(self, pending: int, done: int, failed: int) -> None:
+        eta = 60.0 * pending / self._rate if self._rate and pending else None
+        self.progress.emit(CaptionProgress(self._done + done, self._failed + failed, pending,
+                                           self._rate, eta))
+
+    def _announce_model(self, engine) -> None:
+        text = engine.models.describe()
+        if text != self._model_text:
+            self._model_text = text
+            self.model_ready.emit(text)
+
+
+def _describe(exc: BaseException) -> str:
+    from photocap.cli import describe
+    return describe(exc)
