@@ -16,6 +16,8 @@ from typing import Callable
 from photocap.library import jobs, paths, photos
 from photocap.library.db import write
 from photocap.library.images import ImageError
+from photocap.library.publish import publish
+from photocap.library.xmp import XmpError
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +144,7 @@ class CaptionLoop:
                 photos.set_auto_captions(self.conn, job.photo_id, outcome, model=model,
                                          options=options, tags=tag_list)
                 results.append(CaptionResult(job.photo_id, job.path, outcome, tag_list))
+        self._publish([r for r in results if r.error is None])
         for result in results:
             if result.error is None:
                 self.progress.done += 1
@@ -154,3 +157,15 @@ class CaptionLoop:
             self.on_result(result)
         self.progress.pending = self.pending()
         self.on_progress(self.progress)
+
+    def _publish(self, results: list[CaptionResult]) -> None:
+        """With the XMP settings on, new captions go to sidecars (and files) at once."""
+        settings = self.host.settings
+        if not (settings.xmp_sidecars or settings.write_into_files):
+            return
+        for result in results:
+            try:
+                publish(self.conn, result.photo_id, sidecar=settings.xmp_sidecars,
+                        naming=settings.xmp_naming, into_file=settings.write_into_files)
+            except XmpError as exc:
+                log.warning("XMP not written: %s", exc)

@@ -6,7 +6,8 @@ import argparse
 import os
 import sys
 
-from photocap.library import exchange, paths, photos, search, xmp
+from photocap.library import exchange, search, xmp
+from photocap.library.publish import publish
 
 
 def register(sub: argparse._SubParsersAction, parents: list) -> None:
@@ -63,12 +64,6 @@ def cmd_import(args, engine) -> int:
     return 1 if report.unmatched or report.problems else 0
 
 
-def best_caption(conn, photo_id: int) -> tuple[str | None, str]:
-    """The caption to publish, and whose it is; user captions come first."""
-    caps = photos.captions(conn, photo_id)
-    return (caps[0].text, caps[0].source) if caps else (None, "auto")
-
-
 def cmd_xmp(args, engine) -> int:
     naming = args.naming or engine.settings.xmp_naming
     query = " ".join(args.query)
@@ -76,30 +71,13 @@ def cmd_xmp(args, engine) -> int:
         [r[0] for r in engine.conn.execute("SELECT id FROM photos WHERE status != 'missing'")]
     written = failed = 0
     for photo_id in ids:
-        photo = photos.get(engine.conn, photo_id)
-        caption, source = best_caption(engine.conn, photo_id)
-        tags = [t for t, _ in photos.tags(engine.conn, photo_id)]
-        if caption is None and not tags:
-            continue
         try:
-            xmp.write_sidecar(photo.path, caption, tags, naming=naming, caption_source=source)
-            if args.into_files:
-                write_into_file(engine, photo, caption, tags, source)
-            written += 1
+            written += publish(engine.conn, photo_id, naming=naming, into_file=args.into_files)
         except xmp.XmpError as exc:
             failed += 1
-            print(f"photocap: {paths.display(photo.path)}: {exc}", file=sys.stderr)
+            print(f"photocap: {exc}", file=sys.stderr)
     print(f"wrote XMP for {written} photos" + (f", {failed} failed" if failed else ""))
     return 1 if failed else 0
-
-
-def write_into_file(engine, photo, caption, tags, source) -> None:
-    """Embed the XMP, then record the file's new facts so it is not mistaken for a new photo."""
-    from photocap.library import scan
-    xmp.write_into_jpeg(photo.path, caption, tags, source)
-    info = scan.read_file(photo.path, os.stat(photo.path))
-    if info is not None:
-        photos.refresh_file(engine.conn, photo.id, info)
 
 
 def cmd_doctor(args, engine) -> int:
