@@ -1,0 +1,121 @@
+"""Safe image opening: draft decoding, EXIF orientation, a pixel-count guard, RGB out.
+
+Every bad file becomes an ImageError with a one-line reason; nothing else escapes for bad input.
+No torch here: the library layer must stay importable without it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import warnings
+
+from PIL import ExifTags, Image, UnidentifiedImageError
+
+MAX_PIXELS = 200_000_000  # more than any camera makes; a bigger header is a decompression bomb
+
+# We check the size ourselves (MAX_PIXELS), so PIL's warning for 90-180 MP photos is noise.
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+
+_ORIENT = {
+    2: (Image.Transpose.FLIP_LEFT_RIGHT,),
+    3: (Image.Transpose.ROTATE_180,),
+    4: (Image.Transpose.FLIP_TOP_BOTTOM,),
+    5: (Image.Transpose.TRANSPOSE,),
+    6: (Image.Transpose.ROTATE_270,),
+    7: (Image.Transpose.TRANSVERSE,),
+    8: (Image.Transpose.ROTATE_90,),
+}
+_ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
+
+
+class ImageError(Exception):
+    """A file that cannot be used as a photo. `transient`: worth retrying later (being written, locked)."""
+
+    def __init__(self, reason: str, *, transient: bool = False):
+        super().__init__(reason)
+        self.reason = reason
+        self.transient = transient
+
+
+def open_image(path: str | os.PathLike, *, max_side: int | None = None) -> Image.Image:
+    """The image at `path` as RGB, upright, its longest side at most `max_side` (if given)."""
+    try:
+        with open(path, "rb") as fh:
+            if os.fstat(fh.fileno()).st_size == 0:
+                raise ImageError("empty file (still being written?)", transient=True)
+            return _decode(fh, max_side)
+    except ImageError:
+        raise
+    except FileNotFoundError:
+        raise ImageError("file not found") from None
+    except IsADirectoryError:
+        raise ImageError("not a file") from None
+    except PermissionError:
+        raise ImageError("cannot read: permission denied or locked", transient=True) from None
+    except UnidentifiedImageError:
+        raise ImageError("not an image") from None
+    except Image.DecompressionBombError as exc:
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        size = f"{int(found.group(1)):,} pixels" if found else "too many pixels"
+        raise ImageError(f"too large: {size}") from None
+    except (OSError, EOFError) as exc:
+        if "truncated" in str(exc).lower() or "broken data stream" in str(exc):
+            raise ImageError("truncated (still being written?)", transient=True) from None
+        raise ImageError(f"cannot decode: {_one_line(exc)}") from None
+    except Exception as exc:  # noqa: BLE001  decoders of odd files raise all sorts; one bad file must not stop a scan
+        raise ImageError(f"cannot decode: {_one_line(exc)}") from None
+
+
+def make_thumbnail(path: str | os.PathLike, size: int) -> Image.Image:
+    """An RGB, upright thumbnail whose longest side is at most `size` (for the GUI grid)."""
+    return open_image(path, max_side=size)
+
+
+def _decode(fh, max_side: int | None) -> Image.Image:
+    im = Image.open(fh)
+    width, height = im.size
+    if width * height > MAX_PIXELS:
+        raise ImageError(f"too large: {width}x{height} pixels")
+    orientation = _orientation(im)
+    if max_side:
+        # JPEG can decode at 1/2, 1/4 or 1/8 scale for almost free; keep 2x headroom for a clean resize.
+        scale = 2 * max_side / max(width, height)
+        if scale < 1:
+            im.draft(None, (max(1, int(width * scale)), max(1, int(height * scale))))
+    im.load()  # animated files: this is the first frame
+    im = _to_rgb(im)
+    if max_side:
+        im.thumbnail((max_side, max_side))
+    for step in _ORIENT.get(orientation, ()):
+        im = im.transpose(step)
+    return im
+
+
+def _orientation(im: Image.Image) -> int:
+    try:
+        return int(im.getexif().get(ExifTags.Base.Orientation, 1))
+    except Exception:  # noqa: BLE001  a broken EXIF block must not make the photo unreadable
+        return 1
+
+
+def _to_rgb(im: Image.Image) -> Image.Image:
+    if im.mode == "RGB":
+        return im
+    if im.mode.startswith("I") or im.mode == "F":
+        # 16-bit and float greys: scale to 8 bits instead of clipping everything to white.
+        _, high = im.getextrema()
+        im = im.convert("F")
+        if high > 255:
+            im = im.point(lambda v: v * (255.0 / 65535.0))
+        return im.convert("L").convert("RGB")
+    if im.mode in _ALPHA_MODES or (im.mode in ("P", "L", "RGB") and "transparency" in im.info):
+        rgba = im.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    return im.convert("RGB")  # CMYK, palette, greyscale, bilevel, YCbCr, LAB, HSV
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text[:200]
