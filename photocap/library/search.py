@@ -788,6 +788,21 @@ def search(conn: sqlite3.Connection, query: str, *, limit: int = 50, offset: int
     return _hits(conn, scored or [])
 
 
+def ranked_ids(conn: sqlite3.Connection, query: str, *, limit: int = 50, offset: int = 0,
+               exact: bool = False) -> list[tuple[int, float]]:
+    """(photo id, score) pairs in `search` order, without loading captions and tags.
+
+    To enumerate *every* match (exports, the GUI's id list) use ``limit=-1``: paging through a
+    large match set with growing offsets ranks later pages over larger candidate sets, so pages
+    beyond the first CANDIDATES / 2 results may repeat or skip a photo at those boundaries.
+    """
+    limit = int(limit)
+    offset = max(0, int(offset))
+    if limit == 0:
+        return []
+    return _guarded(_ids, conn, query, limit, offset, exact) or []
+
+
 def _count(conn: sqlite3.Connection, pq: ParsedQuery) -> int:
     if pq.unsearchable or not pq.effective_statuses:
         return 0

@@ -232,6 +232,14 @@ def test_limit_and_offset(lib):
     assert found(lib, "status:missing dog", offset=1) == []
 
 
+def test_ranked_ids_match_search(lib):
+    hits = search.search(lib.conn, "dog")
+    assert search.ranked_ids(lib.conn, "dog") == [(h.photo_id, h.score) for h in hits]
+    assert [i for i, _ in search.ranked_ids(lib.conn, "", limit=-1)] == [
+        h.photo_id for h in search.search(lib.conn, "", limit=-1)]
+    assert search.ranked_ids(lib.conn, 'NEAR("', limit=0) == []
+
+
 def test_missing_photo_comes_back_when_restored(lib):
     assert "missing_dog" not in found(lib, "dog")
     photos.restore(lib.conn, lib.ids["missing_dog"])
