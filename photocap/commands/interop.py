@@ -67,7 +67,7 @@ def cmd_import(args, engine) -> int:
 def cmd_xmp(args, engine) -> int:
     naming = args.naming or engine.settings.xmp_naming
     query = " ".join(args.query)
-    ids = [h.photo_id for h in search.search(engine.conn, query, limit=10**9)] if query.strip() else \
+    ids = [i for i, _ in search.ranked_ids(engine.conn, query, limit=-1)] if query.strip() else \
         [r[0] for r in engine.conn.execute("SELECT id FROM photos WHERE status != 'missing'")]
     written = failed = 0
     for photo_id in ids:

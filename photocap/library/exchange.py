@@ -23,11 +23,7 @@ CSV_COLUMNS = ["path", "caption", "caption_source", "model", "approved", "tags",
 def records(conn: sqlite3.Connection, query: str = "") -> Iterator[dict]:
     """One dict per photo matching `query` (everything when empty), in library order."""
     if query.strip():
-        ids = []
-        offset = 0
-        while page := search.search(conn, query, limit=1000, offset=offset):
-            ids += [h.photo_id for h in page]
-            offset += len(page)
+        ids = [photo_id for photo_id, _ in search.ranked_ids(conn, query, limit=-1)]
     else:
         ids = [r[0] for r in conn.execute("SELECT id FROM photos ORDER BY path")]
     for photo_id in ids:
