@@ -82,7 +82,7 @@ class Engine:
         path = photo.path if photo else str(target)
         history = photos.questions(self.conn, photo.id) if photo else []
         asker = self.models.asker()
-        image = open_image(path, max_side=asker.input_size * 2)
+        image = open_image(path, max_side=asker.loaded.image_size * 2)
         answer = asker.ask(image, question, history)
         if photo is not None:
             photos.add_question(self.conn, photo.id, question, answer, self.models.vqa_model_name())
