@@ -274,6 +274,7 @@ def _sample_files() -> dict[str, bytes]:
 SAMPLES = _sample_files()
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning")  # Pillow warns about some damaged TIFF tags
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(fmt=st.sampled_from(sorted(SAMPLES)), cut=st.floats(0, 1), flips=st.lists(st.integers(0, 10_000), max_size=4))
 def test_damaged_files_only_ever_raise_image_error(tmp_path, fmt, cut, flips):
@@ -289,3 +290,11 @@ def test_damaged_files_only_ever_raise_image_error(tmp_path, fmt, cut, flips):
         assert err.reason and "\n" not in err.reason
     else:
         assert im.mode == "RGB" and max(im.size) <= 32
+
+
+def test_images_module_needs_no_torch():
+    import subprocess
+
+    code = "import sys, photocap.library.images; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -1,0 +1,165 @@
+"""Batched captioning with the options from the settings, images decoded ahead in a thread pool."""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import torch
+from PIL import Image
+
+from photocap.library.images import ImageError, open_image
+from photocap.vision.loader import LoadedModel
+from photocap.vision.registry import ModelUnavailable
+
+
+@dataclass
+class CaptionOptions:
+    prompt: str = ""  # conditional prefix, e.g. "a photography of"; kept at the start of the caption
+    num_beams: int = 3
+    do_sample: bool = False
+    top_p: float = 0.9
+    temperature: float = 1.0
+    num_captions: int = 1
+    max_new_tokens: int = 30
+    min_new_tokens: int = 5
+    repetition_penalty: float = 1.2
+
+    def __post_init__(self) -> None:
+        checks = {
+            "num_beams": self.num_beams >= 1,
+            "num_captions": self.num_captions >= 1,
+            "top_p": 0 < self.top_p <= 1,
+            "temperature": self.temperature > 0,
+            "max_new_tokens": self.max_new_tokens >= 1,
+            "min_new_tokens": self.min_new_tokens >= 0,
+            "repetition_penalty": self.repetition_penalty > 0,
+        }
+        for name, ok in checks.items():
+            if not ok:
+                raise ValueError(f"caption option {name} cannot be {getattr(self, name)!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> CaptionOptions:
+        """The caption options of a photocap.config.Settings (same field names)."""
+        return cls(**{f.name: getattr(settings, f.name) for f in fields(cls)})
+
+    def generate_kwargs(self) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            "max_new_tokens": self.max_new_tokens,
+            "min_new_tokens": min(self.min_new_tokens, self.max_new_tokens),
+            "repetition_penalty": self.repetition_penalty,
+            "num_return_sequences": self.num_captions,
+        }
+        if self.do_sample:
+            kwargs.update(do_sample=True, num_beams=1, top_p=self.top_p, temperature=self.temperature)
+        else:
+            # Several captions without sampling are the best beams, so there must be at least that many.
+            kwargs.update(do_sample=False, num_beams=max(self.num_beams, self.num_captions))
+        return kwargs
+
+
+class Captioner:
+    """Captions for images or files. Use it from one thread: the one that owns the model."""
+
+    def __init__(self, loaded: LoadedModel, options: CaptionOptions | None = None, batch_size: int = 8):
+        if not loaded.spec.can_caption:
+            raise ModelUnavailable(
+                f"model {loaded.spec.name} answers questions but does not write captions; "
+                "use a captioning model such as blip-base"
+            )
+        if batch_size < 1:
+            raise ValueError(f"batch size must be at least 1, not {batch_size}")
+        self.loaded = loaded
+        self.options = options or CaptionOptions()
+        self.batch_size = batch_size
+        self._generate_kwargs = self.options.generate_kwargs()
+
+    def caption_images(self, images: list[Image.Image]) -> list[list[str]]:
+        """`num_captions` captions for each RGB image, in order."""
+        images = list(images)
+        shape = min(self.batch_size, len(images))
+        captions: list[list[str]] = []
+        for start in range(0, len(images), max(shape, 1)):
+            captions += self._caption_batch(images[start : start + shape], shape)
+        return captions
+
+    def caption_paths(
+        self, paths: Iterable[str | os.PathLike], decode_workers: int = 2
+    ) -> Iterator[tuple[str | os.PathLike, list[str] | ImageError]]:
+        """(path, captions) or (path, ImageError) for each path, in input order, one batch at a time.
+
+        Files are decoded ahead in a small thread pool so the model never waits for JPEG decoding;
+        a file that cannot be read fails alone and the rest of its batch is captioned.
+        """
+        side = 2 * self.loaded.image_size  # headroom for the processor's own resize
+        pool = ThreadPoolExecutor(max(1, decode_workers), thread_name_prefix="photocap-decode")
+        source = iter(paths)
+        ahead: deque[tuple[Any, Future]] = deque()
+
+        def fill() -> None:
+            # The next batch decodes while the model works on this one; more would only hold memory.
+            while len(ahead) < self.batch_size:
+                path = next(source, None)
+                if path is None:
+                    return
+                ahead.append((path, pool.submit(open_image, path, max_side=side)))
+
+        try:
+            fill()
+            shape = min(self.batch_size, len(ahead))
+            while ahead:
+                batch = [ahead.popleft() for _ in range(min(self.batch_size, len(ahead)))]
+                fill()
+                decoded = [(path, _decoded(future)) for path, future in batch]
+                good = [im for _, im in decoded if not isinstance(im, ImageError)]
+                captions = iter(self._caption_batch(good, shape) if good else ())
+                for path, im in decoded:
+                    yield path, im if isinstance(im, ImageError) else next(captions)
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def _caption_batch(self, images: list[Image.Image], shape: int) -> list[list[str]]:
+        # Every batch has the same shape (the last one padded by repeating an image): compiled kernels,
+        # CUDA caches and memory use stay steady. The padding's captions are dropped.
+        padded = images + [images[-1]] * (shape - len(images))
+        inputs = self._inputs(padded)
+        with torch.inference_mode():
+            ids = self.loaded.model.generate(**inputs, **self._generate_kwargs)
+        texts = self._texts(ids, inputs)
+        per_image = self.options.num_captions
+        return [texts[i * per_image : (i + 1) * per_image] for i in range(len(images))]
+
+    def _inputs(self, images: list[Image.Image]) -> dict[str, torch.Tensor]:
+        prompt = self.options.prompt.strip()
+        text = {"text": [prompt] * len(images)} if prompt else {}
+        return self.loaded.to_device(self.loaded.processor(images=images, return_tensors="pt", **text))
+
+    def _texts(self, ids: torch.Tensor, inputs: dict[str, torch.Tensor]) -> list[str]:
+        prompt = self.options.prompt.strip()
+        if self.loaded.spec.kind != "blip2":
+            # BLIP's output starts with the prompt tokens, so captions keep the prefix text.
+            return [_tidy(t) for t in self.loaded.processor.batch_decode(ids, skip_special_tokens=True)]
+        decoder_only = not self.loaded.model.config.text_config.is_encoder_decoder
+        if decoder_only and "input_ids" in inputs:
+            ids = ids[:, inputs["input_ids"].shape[1] :]
+        texts = [_tidy(t) for t in self.loaded.processor.batch_decode(ids, skip_special_tokens=True)]
+        return [_tidy(f"{prompt} {t}") for t in texts] if prompt else texts
+
+
+def _decoded(future: Future) -> Image.Image | ImageError:
+    try:
+        return future.result()
+    except ImageError as exc:
+        return exc
+
+
+def _tidy(text: str) -> str:
+    return " ".join(text.split())

@@ -1,0 +1,153 @@
+"""Device and precision choice, and safe, offline model loading.
+
+Loading never touches the network (downloading is registry.pull) and reads weights only from
+.safetensors files; pickled .bin weights are refused because unpickling can run code.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from photocap.vision.registry import ModelSpec, ModelUnavailable, find_local, has_weights, not_found, resolve
+
+__all__ = ["DeviceError", "LoadedModel", "ModelUnavailable", "choose_device", "choose_dtype", "load"]
+
+PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+class DeviceError(ValueError):
+    """A device or precision that was asked for but cannot be used; str() is one line."""
+
+
+@dataclass
+class LoadedModel:
+    model: Any  # a transformers BLIP / BLIP-2 model, in eval mode on `device`
+    processor: Any  # its processor: tokenizer + image processor
+    spec: ModelSpec
+    device: str
+    dtype: torch.dtype
+
+    def to_device(self, batch: Any) -> dict[str, torch.Tensor]:
+        """A processor's output on the model's device; pixels in the model's precision."""
+        return {
+            key: value.to(self.device, self.dtype) if key == "pixel_values" else value.to(self.device)
+            for key, value in batch.items()
+        }
+
+    @property
+    def image_size(self) -> int:
+        """The square side, in pixels, that the vision encoder takes."""
+        size = self.model.config.vision_config.image_size
+        return int(max(size) if isinstance(size, (list, tuple)) else size)
+
+
+def choose_device(pref: str = "auto") -> str:
+    """auto: CUDA, then Apple MPS, else CPU. A named device that is absent is an error, not a fallback."""
+    pref = (pref or "auto").strip().lower()
+    if pref == "auto":
+        if torch.cuda.is_available():
+            return "cuda"
+        return "mps" if _mps_available() else "cpu"
+    kind, _, index = pref.partition(":")
+    if kind == "cpu" and not index:
+        return "cpu"
+    if kind == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise DeviceError(f"device {pref} was asked for, but this PyTorch ({torch.__version__}) sees no CUDA GPU")
+        if index and (not index.isdigit() or int(index) >= count):
+            raise DeviceError(f"device {pref} does not exist: this machine has {count} CUDA GPU(s)")
+        return pref
+    if kind == "mps" and not index:
+        if not _mps_available():
+            raise DeviceError("device mps was asked for, but Apple Metal (MPS) is not available here")
+        return "mps"
+    raise DeviceError(f"unknown device {pref!r}: use auto, cpu, cuda, cuda:N or mps")
+
+
+def _mps_available() -> bool:
+    mps = getattr(torch.backends, "mps", None)
+    return bool(mps and mps.is_available())
+
+
+def choose_dtype(device: str, precision: str = "auto") -> torch.dtype:
+    """fp16 on GPUs; on CPU bf16 only where this CPU runs it clearly faster than fp32."""
+    precision = (precision or "auto").strip().lower()
+    if precision in PRECISIONS:
+        return PRECISIONS[precision]
+    if precision != "auto":
+        raise DeviceError(f"unknown precision {precision!r}: use auto, fp32, bf16 or fp16")
+    if device.startswith(("cuda", "mps")):
+        return torch.float16
+    return torch.bfloat16 if cpu_bf16_is_faster() else torch.float32
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_bf16_is_faster() -> bool:
+    """Time one linear layer in both precisions (some milliseconds, once per process).
+
+    CPUs without native bf16 (AVX512-BF16, AMX, ARM BF16) emulate it, several times slower than fp32,
+    and the capability string torch reports does not say which; measuring does.
+    """
+
+    def best(dtype: torch.dtype) -> float:
+        x, w = torch.randn(64, 512, dtype=dtype), torch.randn(512, 512, dtype=dtype)
+        times = []
+        with torch.inference_mode():
+            for _ in range(4):  # the first run sets up kernels; the best of the rest counts
+                start = time.perf_counter()
+                torch.nn.functional.linear(x, w)
+                times.append(time.perf_counter() - start)
+        return min(times[1:])
+
+    return best(torch.bfloat16) < 0.7 * best(torch.float32)
+
+
+def load(spec_or_name: ModelSpec | str, *, device: str = "auto", precision: str = "auto") -> LoadedModel:
+    """Load a model and its processor from local files only, ready for inference."""
+    spec = resolve(spec_or_name) if isinstance(spec_or_name, str) else spec_or_name
+    folder = find_local(spec)
+    if folder is None:
+        raise not_found(spec)
+    _check_weights(spec, folder)
+    device = choose_device(device)
+    dtype = choose_dtype(device, precision)
+
+    import transformers
+    from safetensors import SafetensorError
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # no tqdm bars on the GUI's or daemon's stderr
+    model_class = {
+        "blip": transformers.BlipForConditionalGeneration,
+        "blip-vqa": transformers.BlipForQuestionAnswering,
+        "blip2": transformers.Blip2ForConditionalGeneration,
+    }[spec.kind]
+    try:
+        model = model_class.from_pretrained(folder, dtype=dtype, use_safetensors=True, local_files_only=True)
+        processor = transformers.AutoProcessor.from_pretrained(folder, local_files_only=True, trust_remote_code=False)
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError, SafetensorError) as exc:
+        reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+        raise ModelUnavailable(f"cannot load {spec.name} from {folder}: {reason}") from None
+    model.to(device).eval()
+    if spec.kind == "blip2":
+        processor.tokenizer.padding_side = "left"  # decoder-only LMs continue from the right edge
+    return LoadedModel(model, processor, spec, device, dtype)
+
+
+def _check_weights(spec: ModelSpec, folder: Path) -> None:
+    if has_weights(folder):
+        return
+    if any(folder.glob("*.bin")) or any(folder.glob("*.pt*")):
+        fix = "re-save it with save_pretrained" if spec.local_dir else f"run `photocap models pull {spec.name}`"
+        raise ModelUnavailable(
+            f"{spec.name}: {folder} has only PyTorch .bin weights, which photocap refuses to load "
+            f"(they are pickles and can run code); {fix} to get .safetensors weights"
+        )
+    raise not_found(spec)
