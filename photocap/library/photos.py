@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
 from photocap.library import paths
-from photocap.library.db import FTS_ID_BITS, LibraryError, now, write
+from photocap.library.db import FTS_ID_BITS, LibraryError, now, taken_tokens, write
 
 STATUSES = ("pending", "done", "failed", "missing")
 _TOKEN = re.compile(r"[^\W_]+")
@@ -300,24 +300,42 @@ def counts(conn: sqlite3.Connection) -> dict[str, int]:
 
 # ---- the search document ------------------------------------------------------------------------
 
-def fts_key(token_count: int, photo_id: int) -> int:
-    """Rowid of a search document: token count first, so FTS5 yields short documents first."""
-    return (min(token_count, (1 << 30) - 1) << FTS_ID_BITS) | photo_id
+# bm25 as FTS5 computes it (k1 = 1.2, b = 0.75) for a word found tf times in a document of D tokens:
+# tf * (k1 + 1) / (tf + k1 * (1 - b + b * D / avgdl)), times the word's idf. _AVGDL is a fixed guess
+# of the average document length (the real one changes with the library; only the order matters).
+_K1, _B, _AVGDL = 1.2, 0.75, 24.0
+_KEY_MAX = (1 << 30) - 1
+
+
+def fts_key(token_count: int, photo_id: int, *, captions: int = 1, tagged: bool = False) -> int:
+    """Rowid of a search document: an estimate of its bm25 rank first, so FTS5 yields the documents
+    bm25 ranks first, first.
+
+    The estimate is the document's bm25 for a typical word of it: one found once per caption, and
+    once more in the tags when it has tags (tags are made from the captions), over `token_count`.
+    """
+    tf = max(1, captions + (1 if tagged else 0))
+    score = tf * (_K1 + 1) / (tf + _K1 * (1 - _B + _B * token_count / _AVGDL))
+    key = min(_KEY_MAX, max(0, int((1 - score / (_K1 + 1)) * _KEY_MAX)))
+    return (key << FTS_ID_BITS) | photo_id
 
 
 def reindex(conn: sqlite3.Connection, photo_ids: Iterable[int]) -> None:
     """Rebuild the FTS5 documents of these photos from the tables (call inside a write)."""
     for photo_id in photo_ids:
         _drop_document(conn, photo_id)
-        row = conn.execute("SELECT folder, name, status FROM photos WHERE id=?", (photo_id,)).fetchone()
+        row = conn.execute("SELECT folder, name, status, taken_at FROM photos WHERE id=?",
+                           (photo_id,)).fetchone()
         if row is None or row["status"] == "missing":
             continue
-        caption = "\n".join(c.text for c in captions(conn, photo_id))
-        tag_text = " ; ".join(t for t, _ in tags(conn, photo_id))
-        columns = (caption, tag_text, row["name"], row["folder"])
-        key = fts_key(sum(len(_TOKEN.findall(c)) for c in columns), photo_id)
-        conn.execute("INSERT INTO photo_fts (rowid, caption, tags, name, folder) VALUES (?,?,?,?,?)",
-                     (key, *columns))
+        texts = [c.text for c in captions(conn, photo_id)]
+        tag_list = [t for t, _ in tags(conn, photo_id)]
+        columns = ("\n".join(texts), " ; ".join(tag_list), row["name"], row["folder"],
+                   taken_tokens(row["taken_at"]))
+        key = fts_key(sum(len(_TOKEN.findall(c)) for c in columns), photo_id,
+                      captions=len(texts), tagged=bool(tag_list))
+        conn.execute("INSERT INTO photo_fts (rowid, caption, tags, name, folder, taken)"
+                     " VALUES (?,?,?,?,?,?)", (key, *columns))
         conn.execute("UPDATE photos SET fts_rowid=? WHERE id=?", (key, photo_id))
 
 

@@ -21,7 +21,7 @@ from typing import Callable, Iterator
 from PIL import Image
 
 from photocap.library import metadata, paths, photos, roots
-from photocap.library.db import write
+from photocap.library.db import optimize_search, write
 
 log = logging.getLogger(__name__)
 
@@ -216,6 +216,7 @@ def scan_root(conn: sqlite3.Connection, root_path: str, progress: Progress | Non
     else:
         photos.mark_missing(conn, gone)
         report.missing = len(gone)
+    optimize_search(conn, report.added + report.updated + report.moved + report.missing)
     roots.set_scanned(conn, root.id, online=report.online)
     if progress:
         progress(looked_at, "")

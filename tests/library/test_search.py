@@ -443,3 +443,38 @@ def test_read_only_connection(lib, tmp_path):
     ro = db.connect(tmp_path / "lib.db", readonly=True)
     assert found(lib, "dog") == [lib.names[h.photo_id] for h in search.search(ro, "dog")]
     ro.close()
+
+
+# ---- date filters (FTS5 tokens of the taken column) ----------------------------------------------
+
+def test_date_filters_equal_the_sql_test_on_taken_at(tmp_path):
+    conn = db.connect(tmp_path / "lib.db")
+    rng = random.Random(11)
+    taken = {}
+    for i in range(400):
+        when = None if i % 17 == 0 else (
+            f"{rng.randint(2009, 2013)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}T10:00:00")
+        path = f"/d/IMG_{i:04d}.JPG"
+        pid = photos.add(conn, path, _info(path, when), None)
+        photos.set_auto_captions(conn, pid, ["a dog" if i % 2 else "a cat"], model="m")
+        if i % 2:
+            taken[pid] = when
+    bounds = ["2008", "2009", "2010-02", "2012-02-29", "2011-12", "2011-12-31", "2012-01-01",
+              "2012-03-15", "2013", "2014", "2100"]
+    statements = []
+    conn.set_trace_callback(statements.append)
+    for after in [None, *bounds]:
+        for before in [None, *bounds]:
+            query = " ".join(x for x in ("dog", after and f"after:{after}",
+                                         before and f"before:{before}") if x)
+            pq = search.parse(query)
+            want = {pid for pid, when in taken.items() if when
+                    and (pq.after is None or when >= pq.after)
+                    and (pq.before is None or when < pq.before)} if (after or before) else None
+            got = {i for i, _ in search.ranked_ids(conn, query, limit=-1)}
+            if want is not None:
+                assert got == want, query
+                assert search.count(conn, query) == len(want)
+    conn.set_trace_callback(None)
+    assert not any("taken_at >=" in s for s in statements if "photo_fts MATCH" in s)
+    conn.close()
