@@ -11,20 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import torch
-from transformers import (
-    Blip2Config,
-    Blip2ForConditionalGeneration,
-    Blip2Processor,
-    BlipConfig,
-    BlipForConditionalGeneration,
-    BlipForQuestionAnswering,
-    BlipProcessor,
-    BertTokenizer,
-    GPT2Tokenizer,
-    OPTConfig,
-)
-from transformers.models.blip.image_processing_pil_blip import BlipImageProcessorPil
+
+# torch and transformers are imported inside the builders: conftest imports this module for every
+# test run, and tests that need no model should not pay seconds of imports.
 
 __all__ = [
     "build_tiny_blip",
@@ -57,12 +46,16 @@ def _vision() -> dict:
     )
 
 
-def _image_processor() -> BlipImageProcessorPil:
+def _image_processor():
+    from transformers.models.blip.image_processing_pil_blip import BlipImageProcessorPil
+
     return BlipImageProcessorPil(size={"height": TINY_IMAGE_SIZE, "width": TINY_IMAGE_SIZE})
 
 
-def _bert_tokenizer(folder: Path) -> BertTokenizer:
+def _bert_tokenizer(folder: Path):
     """A BERT word-piece tokenizer laid out like BLIP's: [DEC] is the decoder's start token."""
+    from transformers import BertTokenizer
+
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *_WORDS, "[DEC]", "[ENC]"]
     vocab_file = folder / "vocab-source.txt"
     vocab_file.write_text("\n".join(vocab) + "\n", encoding="utf-8")
@@ -72,7 +65,9 @@ def _bert_tokenizer(folder: Path) -> BertTokenizer:
     return tokenizer
 
 
-def _blip_config(tokenizer: BertTokenizer) -> BlipConfig:
+def _blip_config(tokenizer):
+    from transformers import BlipConfig
+
     text = dict(
         vocab_size=len(tokenizer),
         hidden_size=_HIDDEN,
@@ -96,7 +91,12 @@ def _blip_config(tokenizer: BertTokenizer) -> BlipConfig:
     )
 
 
-def _build_blip(path: Path, model_class) -> Path:
+def _build_blip(path: Path, model_class_name: str) -> Path:
+    import torch
+    import transformers
+    from transformers import BlipProcessor
+
+    model_class = getattr(transformers, model_class_name)
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     tokenizer = _bert_tokenizer(path)
@@ -109,25 +109,24 @@ def _build_blip(path: Path, model_class) -> Path:
 
 def build_tiny_blip(path: Path) -> Path:
     """A captioning BLIP (BlipForConditionalGeneration) saved in `path`."""
-    return _build_blip(path, BlipForConditionalGeneration)
+    return _build_blip(path, "BlipForConditionalGeneration")
 
 
 def build_tiny_vqa(path: Path) -> Path:
     """A question-answering BLIP (BlipForQuestionAnswering) saved in `path`."""
-    return _build_blip(path, BlipForQuestionAnswering)
+    return _build_blip(path, "BlipForQuestionAnswering")
 
 
-def _byte_level_tokenizer() -> GPT2Tokenizer:
+def _byte_level_tokenizer():
     """An OPT-style byte-level BPE tokenizer: every byte is a token, plus OPT's special tokens."""
-    specials = ["<s>", "<pad>", "</s>", "<unk>"]
-    byte_chars = [chr(c) for c in range(256)]
+    from transformers import GPT2Tokenizer
     # GPT-2 maps bytes to printable characters; reuse its table so decoding round-trips.
     from transformers.convert_slow_tokenizer import bytes_to_unicode
 
-    table = bytes_to_unicode()
+    specials = ["<s>", "<pad>", "</s>", "<unk>"]
     vocab = {tok: i for i, tok in enumerate(specials)}
-    for ch in byte_chars:
-        vocab.setdefault(table[ord(ch)], len(vocab))
+    for char in bytes_to_unicode().values():
+        vocab.setdefault(char, len(vocab))
     return GPT2Tokenizer(
         vocab=vocab,
         merges=[],
@@ -141,6 +140,9 @@ def _byte_level_tokenizer() -> GPT2Tokenizer:
 
 def build_tiny_blip2(path: Path) -> Path:
     """A BLIP-2 (Blip2ForConditionalGeneration with a tiny OPT decoder) saved in `path`."""
+    import torch
+    from transformers import Blip2Config, Blip2ForConditionalGeneration, Blip2Processor, OPTConfig
+
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     num_query_tokens = 4
