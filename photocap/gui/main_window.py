@@ -60,8 +60,7 @@ class MainWindow(QMainWindow):
         self._connect()
         has_folders = self.services.conn.execute("SELECT 1 FROM roots LIMIT 1").fetchone() is not None
         self.pages.setCurrentWidget(self.library_page if has_folders else self.welcome)
-        self.services.start()
-        self._poll_library()
+        self._poll_library()                      # the first query; the services start after it
         self._poll = QTimer(self)
         self._poll.setInterval(POLL_MS)
         self._poll.timeout.connect(self._poll_library)
@@ -165,7 +164,7 @@ class MainWindow(QMainWindow):
         token = self._query_token
         self.services.queries.submit(lambda conn: library_reads.query_result(conn, text),
                                      lambda result: self._apply_query(token, result, keep_view),
-                                     lambda exc: self.banner.show_message(f"Search failed: {error_text(exc)}"))
+                                     self._query_failed)
 
     def _apply_query(self, token: int, result, keep_view: bool) -> None:
         if token != self._query_token:
@@ -191,6 +190,10 @@ class MainWindow(QMainWindow):
         if shown is not None and row is None:
             self._show_details(None)              # removed, or not found by this query
 
+    def _query_failed(self, exc: Exception) -> None:
+        self.services.start()
+        self.banner.show_message(f"Search failed: {error_text(exc)}")
+
     def _restore_scroll(self, value: int) -> None:
         """The grid lays out in batches after a reset: scroll back once it is long enough."""
         bar = self.grid.verticalScrollBar()
@@ -205,6 +208,10 @@ class MainWindow(QMainWindow):
         bar.rangeChanged.connect(on_range)
 
     def _query_applied(self, query: str, count: int) -> None:
+        if not self.services.started:
+            # The worker's start-up (importing torch) competes for the interpreter: the first
+            # screen of photos comes first.
+            self.services.start()
         if count:
             self.result_count.setText(f"{count:,} photo{'s' if count != 1 else ''}")
             self.grid.set_empty_message("")
@@ -227,9 +234,9 @@ class MainWindow(QMainWindow):
 
     def refresh(self) -> None:
         self._refreshing = True
+        self._run_query(self._query, keep_view=True)      # the grid first: it is what is seen
         self.services.queries.submit(library_reads.snapshot, self._apply_snapshot,
                                      lambda exc: setattr(self, "_refreshing", False))
-        self._run_query(self._query, keep_view=True)
 
     def _apply_snapshot(self, snap: library_reads.LibrarySnapshot) -> None:
         self._refreshing = False

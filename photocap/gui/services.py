@@ -41,25 +41,31 @@ class AppServices(QObject):
         self.worker_thread.started.connect(self.worker.run)
         self.worker.finished.connect(self.worker_thread.quit)
         self.watching = FolderWatching(self.db_path, settings, self.wake)
-        self._running = False
+        self.started = False
+        self._stopped = False
 
     def start(self) -> None:
+        if self.started or self._stopped:
+            return
+        self.started = True
         self.worker_thread.start()
         self.watching.start()
-        self._running = True
 
     def apply_settings(self, settings: Settings, *, watching_changed: bool) -> None:
         self.worker.apply_settings(settings)
-        if watching_changed:
+        if watching_changed and self.started:
             self.watching.restart(settings)
+        elif watching_changed:
+            self.watching = FolderWatching(self.db_path, settings, self.wake)
 
     def stop(self) -> None:
-        if not self._running:
+        if self._stopped:
             return
-        self._running = False
-        self.worker.stop()
-        self.watching.stop()
-        self.worker_thread.wait()
+        self._stopped = True
+        if self.started:
+            self.worker.stop()
+            self.watching.stop()
+            self.worker_thread.wait()
         self.thumbnails.forget_waiting()              # thumbnails nobody will see
         self.images.waitForDone()
         self.queries.close()

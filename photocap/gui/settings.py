@@ -17,10 +17,9 @@ WATCHING_FIELDS = ("settle_seconds", "reconcile_minutes")
 
 
 def model_presets() -> tuple[list[str], list[str]]:
-    """Preset names that caption, and those that answer questions."""
-    from photocap.vision import registry
-    models = registry.list_models()
-    return ([m["name"] for m in models if m["can_caption"]], [m["name"] for m in models if m["can_ask"]])
+    """Preset names that caption, and those that answer questions (no disk access: no waiting)."""
+    from photocap.vision.registry import PRESETS
+    return ([n for n, s in PRESETS.items() if s.can_caption], [n for n, s in PRESETS.items() if s.can_ask])
 
 
 class ModelChooser(QWidget):
