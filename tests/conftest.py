@@ -7,6 +7,9 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ["HF_HUB_OFFLINE"] = "1"          # tests never download
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
+# The tiny test models are all overhead: one torch thread each keeps pytest and the daemons it
+# starts from fighting over two cores (set before torch is imported; subprocesses inherit it).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import pytest
 
