@@ -12,10 +12,10 @@ import sys
 from typing import Sequence
 
 from photocap import __version__, config
-from photocap.commands import daemon, interop, library, options, vision
+from photocap.commands import daemon, gui, interop, library, options, vision
 from photocap.library.db import LibraryError
 
-COMMAND_MODULES = [library, vision, daemon, interop]
+COMMAND_MODULES = [library, vision, daemon, interop, gui]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,8 +39,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     if not args.command:
-        parser.print_help()
-        return 0
+        # No subcommand: the desktop app, where there is a screen to show it on.
+        if not gui.display_available():
+            parser.print_help()
+            print("\nphotocap: no display found for the desktop app: use the commands above, "
+                  "or run `photocap` in a desktop session", file=sys.stderr)
+            return 0
+        args.func = gui.cmd_gui
     try:
         settings = config.load().replace(db=args.db, **options.settings_changes(args))
         from photocap.engine import Engine

@@ -25,9 +25,19 @@ def pics(tmp_path):
     return root
 
 
-def test_no_command_prints_help(capsys):
+def test_no_command_without_a_display_prints_help(capsys, monkeypatch):
+    for var in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY"):
+        monkeypatch.delenv(var, raising=False)
     assert cli.main([]) == 0
-    assert "usage: photocap" in capsys.readouterr().out
+    out = capsys.readouterr()
+    assert "usage: photocap" in out.out and "no display" in out.err
+
+
+def test_gui_without_a_display_is_one_clear_line(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY")}
+    result = subprocess.run([sys.executable, "-m", "photocap", "--db", str(tmp_path / "l.db"), "gui"],
+                            capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode == 1 and "no display" in result.stderr and result.stderr.count("\n") == 1
 
 
 def test_index_status_and_search_json(tmp_path, pics, capsys):
