@@ -35,7 +35,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from photocap.library import db, photos, search  # noqa: E402
 
-DATA_VERSION = 2
+DATA_VERSION = 3
 ROOT = "/home/user/Pictures"
 
 # ---- vocabulary (BLIP-like) ---------------------------------------------------------------------
@@ -292,8 +292,8 @@ def fts_document(row: tuple, caps: list, tags: list) -> tuple[int, str, str, str
     caption = "\n".join(t for t, s in sorted(caps, key=lambda c: c[1] == "auto"))
     tag_text = " ; ".join(t for t, s in sorted(tags, key=lambda t: (t[1] == "auto", t[0])))
     columns = (caption, tag_text, name, folder, db.taken_tokens(taken))
-    count = sum(len(photos._TOKEN.findall(c)) for c in columns)
-    return (photos.fts_key(count, photo_id, captions=len(caps), tagged=bool(tags)), *columns)
+    count, top_tf = photos.fts_stats(columns)
+    return (photos.fts_key(count, photo_id, top_tf=top_tf), *columns)
 
 
 def build(path: Path, rows: int) -> float:

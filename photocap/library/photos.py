@@ -307,14 +307,33 @@ _K1, _B, _AVGDL = 1.2, 0.75, 24.0
 _KEY_MAX = (1 << 30) - 1
 
 
-def fts_key(token_count: int, photo_id: int, *, captions: int = 1, tagged: bool = False) -> int:
+# Words too common to be searched for: they never set a document's key.
+_STOPWORDS = frozenset("a an and are at be by for from in is it near next of on or the to top under"
+                       " with front behind".split())
+
+
+def fts_stats(columns: Sequence[str]) -> tuple[int, int]:
+    """(token count, highest count of one word that is no stop word or number) of a document."""
+    counts: dict[str, int] = {}
+    total = 0
+    for text in columns:
+        for token in _TOKEN.findall(text):
+            total += 1
+            token = token.casefold()
+            if token not in _STOPWORDS and not token.isdigit():
+                counts[token] = counts.get(token, 0) + 1
+    return total, max(counts.values(), default=1)
+
+
+def fts_key(token_count: int, photo_id: int, *, top_tf: int = 1) -> int:
     """Rowid of a search document: an estimate of its bm25 rank first, so FTS5 yields the documents
     bm25 ranks first, first.
 
-    The estimate is the document's bm25 for a typical word of it: one found once per caption, and
-    once more in the tags when it has tags (tags are made from the captions), over `token_count`.
+    The estimate is the document's best bm25 for one word (idf aside): that of its most repeated
+    word (`top_tf` times: a word in several captions, in a caption and the tags, twice in a
+    caption), over `token_count` tokens. See search.py for what this leaves approximate.
     """
-    tf = max(1, captions + (1 if tagged else 0))
+    tf = max(1, top_tf)
     score = tf * (_K1 + 1) / (tf + _K1 * (1 - _B + _B * token_count / _AVGDL))
     key = min(_KEY_MAX, max(0, int((1 - score / (_K1 + 1)) * _KEY_MAX)))
     return (key << FTS_ID_BITS) | photo_id
@@ -332,8 +351,8 @@ def reindex(conn: sqlite3.Connection, photo_ids: Iterable[int]) -> None:
         tag_list = [t for t, _ in tags(conn, photo_id)]
         columns = ("\n".join(texts), " ; ".join(tag_list), row["name"], row["folder"],
                    taken_tokens(row["taken_at"]))
-        key = fts_key(sum(len(_TOKEN.findall(c)) for c in columns), photo_id,
-                      captions=len(texts), tagged=bool(tag_list))
+        token_count, top_tf = fts_stats(columns)
+        key = fts_key(token_count, photo_id, top_tf=top_tf)
         conn.execute("INSERT INTO photo_fts (rowid, caption, tags, name, folder, taken)"
                      " VALUES (?,?,?,?,?,?)", (key, *columns))
         conn.execute("UPDATE photos SET fts_rowid=? WHERE id=?", (key, photo_id))

@@ -280,7 +280,8 @@ def big(tmp_path, monkeypatch):
     monkeypatch.setattr(search, "CANDIDATES", 20)
     conn = db.connect(tmp_path / "lib.db")
     rng = random.Random(5)
-    filler = ["a", "the", "walking", "green", "field", "near", "old", "house", "with", "tree"]
+    # No word repeats in a document: its key (photos.fts_key) then orders by length alone.
+    filler = [f"word{j}" for j in range(40)]
     order = list(range(80))
     rng.shuffle(order)                   # ids unrelated to length
     lib = Lib(conn)
@@ -288,7 +289,7 @@ def big(tmp_path, monkeypatch):
         folder = "/x/even" if i % 2 == 0 else "/x/odd"
         path = f"{folder}/{i:03d}.jpg"
         pid = photos.add(conn, path, _info(path, "2020-01-01T00:00:00"), None)
-        caption = "dog" if i < 10 else "dog " + " ".join(rng.choice(filler) for _ in range(8 + i // 4))
+        caption = "dog" if i < 10 else "dog " + " ".join(rng.sample(filler, 8 + i // 4))
         photos.set_auto_captions(conn, pid, [caption], model="m")
         if i < 10:
             lib.short.add(pid)
@@ -305,6 +306,21 @@ def test_large_sets_rank_only_the_shortest_documents(big):
     assert any("rowid <=" in s for s in statements)       # the bounded path was taken
     assert [h.photo_id for h in hits] == [h.photo_id for h in search.search(big.conn, "dog", limit=10,
                                                                               exact=True)]
+
+
+def test_documents_with_a_repeated_word_come_first(tmp_path):
+    conn = db.connect(tmp_path / "lib.db")
+    ids = []
+    for i, caption in enumerate(["a dog on a bench", "a dog and a dog on a long wooden bench"]):
+        pid = photos.add(conn, f"/x/{i}.jpg", _info(f"/x/{i}.jpg", None), None)
+        photos.set_auto_captions(conn, pid, [caption], model="m")
+        ids.append(pid)
+    order = [r[0] & db.FTS_ID_MASK for r in conn.execute(
+        "SELECT rowid FROM photo_fts WHERE photo_fts MATCH 'dog' ORDER BY rowid")]
+    ranked = [r[0] & db.FTS_ID_MASK for r in conn.execute(
+        "SELECT rowid FROM photo_fts WHERE photo_fts MATCH 'dog' ORDER BY rank")]
+    assert order == ranked == ids[::-1]
+    conn.close()
 
 
 def test_large_sets_with_filters_probe_with_the_same_filters(big):
