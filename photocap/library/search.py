@@ -9,10 +9,12 @@ better), ties broken by FTS rowid. A query with only filters, or an empty one, l
 taken first (no date last).
 
 Ranking every match costs 1-3 microseconds a row: 120-290 ms for a word found in 100,000 of 1M
-photos. The library stores each photo's FTS document under rowid ``(token_count << 32) | photo_id``
-(``photos.fts_key``), so FTS5, which walks matches lazily in rowid order, yields the shortest
-documents first; and FTS5's bm25 depends on a document only through the query terms' frequencies
-and the document's total length, decreasing in length for equal frequencies. So:
+photos. FTS5's bm25 depends on a document only through the query terms' frequencies (tf) and the
+document's total length D: ``idf * tf*(k1+1) / (tf + k1*(1-b+b*D/avgdl))``. The library stores
+each photo's FTS document under rowid ``(key << 32) | photo_id`` (``photos.fts_key``) where key
+decreases with that formula evaluated for the document's most repeated word (no stop word, no
+number) over its D, with a fixed avgdl guess: FTS5, which walks matches lazily in rowid order,
+yields first the documents bm25 is likely to rank first. So:
 
 1. A probe (``... ORDER BY rowid LIMIT 1 OFFSET k-1``, same MATCH and filters, no ranking) finds
    the k-th matching rowid, k = ``CANDIDATES`` doubled until it is at least ``2 * (offset + limit)``
@@ -20,20 +22,26 @@ and the document's total length, decreasing in length for equal frequencies. So:
    resumes after it tells whether the match set exceeds ``EXACT_LIMIT``.
 2. A match set of at most ``EXACT_LIMIT`` rows (or of fewer than k) is ranked exactly: the result
    is the exact bm25 order.
-3. A larger one is ranked only over its k shortest documents (``rowid <= k-th rowid``): an
-   approximation. A longer document can outrank all of them only with a higher term frequency
-   (a word repeated in the caption and the tags, several captions), which is rarer the longer the
-   document; the benchmark (benchmarks/search.py) reports the overlap with the exact top 50.
-   ``search(..., exact=True)`` always ranks everything.
+3. A larger one is ranked only over its k first documents in key order (``rowid <= k-th rowid``):
+   an approximation. What it can miss: a document whose key is pessimistic for *this* query. The
+   key assumes the query word is the document's most repeated word; it undershoots when the query
+   matches several of the document's words at once (``cat OR dog`` on "a cat and a dog", a prefix
+   ``surf*`` matching surfer and surfboard, two AND-ed words), and when many documents repeat some
+   *other* word (several captions) so that they fill the k candidates although the query word is
+   in them once (an untagged adjective such as ``white``). The benchmark (benchmarks/search.py)
+   reports the overlap with the exact top 50; ``search(..., exact=True)`` always ranks everything.
 
 Filters. The FTS5 iteration itself is cheap (~0.05 us a row); bm25 (~2 us) and a join to
 photos (~1-2.5 us, a random B-tree lookup) are not. So a filtered query first *collects* the
 rowids that pass, in rowid order, with a narrowed MATCH: ``folder:`` is exactly an FTS5 column
-phrase (``{folder} : "..."``), ``tag:`` adds its superset ``{tags} : "..."``, ``path:`` the
-whole words it implies; then exact checks (tag EXISTS, status, dates, path LIKE) run on those
-rows only. It stops at ``max(k, EXACT_LIMIT + 1)`` rows: at most EXACT_LIMIT are all ranked
-(exact), more are cut to the k shortest (approximate). The ranking then runs on the query's own
-MATCH (filters never change the score) restricted to those rowids (a rowid range plus an IN set).
+phrase (``{folder} : "..."``), ``after:``/``before:`` exactly an OR of the year, month and day
+tokens of the ``taken`` column (``y2019 m201907 d20190704``, ``db.taken_tokens``) covering the
+range, ``tag:`` adds its superset ``{tags} : "..."``, ``path:`` the whole words it implies; then
+exact checks (tag EXISTS, status, path LIKE) run on those rows only. It stops at
+``max(k, EXACT_LIMIT + 1)`` rows: at most EXACT_LIMIT are all ranked (exact), more are cut to the
+k first (approximate). The ranking then runs on the query's own MATCH (filters never change the
+score) restricted to those rowids (a rowid range plus an IN set). Photos whose taken_at is not a
+full ``YYYY-MM-DD...`` date have no date tokens and are not found by date filters on this path.
 A query with only filters lists from the photos table, driven by the most selective filter when
 one is small (a capped count decides), else by the taken_at index, newest first.
 
