@@ -51,6 +51,9 @@ class Asker:
             )
         if blip2 and not self.loaded.model.config.text_config.is_encoder_decoder:
             ids = ids[:, inputs["input_ids"].shape[1] :]  # a decoder-only LM repeats the prompt first
-        answer = self.loaded.processor.batch_decode(ids, skip_special_tokens=True)[0]
-        # BLIP-2 sometimes goes on to invent the next turn of the chat; the answer ends there.
-        return " ".join(answer.split("Question:")[0].split())
+        return clean_answer(self.loaded.processor.batch_decode(ids, skip_special_tokens=True)[0])
+
+
+def clean_answer(text: str) -> str:
+    """The answer alone: BLIP-2 sometimes goes on to invent the next turn of the chat."""
+    return " ".join(text.split("Question:")[0].split())

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import time
+import types
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -90,23 +91,23 @@ def choose_dtype(device: str, precision: str = "auto") -> torch.dtype:
 
 @functools.lru_cache(maxsize=1)
 def cpu_bf16_is_faster() -> bool:
-    """Time one linear layer in both precisions (some milliseconds, once per process).
+    """Time a linear layer in both precisions (tens of milliseconds, once per process).
 
     CPUs without native bf16 (AVX512-BF16, AMX, ARM BF16) emulate it, several times slower than fp32,
-    and the capability string torch reports does not say which; measuring does.
+    and the capability string torch reports does not say which; measuring does. Runs alternate and the
+    best of each counts, so another busy process skews both alike instead of deciding the answer.
     """
-
-    def best(dtype: torch.dtype) -> float:
-        x, w = torch.randn(64, 512, dtype=dtype), torch.randn(512, 512, dtype=dtype)
-        times = []
-        with torch.inference_mode():
-            for _ in range(4):  # the first run sets up kernels; the best of the rest counts
+    dtypes = (torch.float32, torch.bfloat16)
+    inputs = {dtype: (torch.randn(64, 512, dtype=dtype), torch.randn(512, 512, dtype=dtype)) for dtype in dtypes}
+    best = dict.fromkeys(inputs, float("inf"))
+    with torch.inference_mode():
+        for round_ in range(9):
+            for dtype, (x, w) in inputs.items():
                 start = time.perf_counter()
                 torch.nn.functional.linear(x, w)
-                times.append(time.perf_counter() - start)
-        return min(times[1:])
-
-    return best(torch.bfloat16) < 0.7 * best(torch.float32)
+                if round_:  # the first round sets kernels up
+                    best[dtype] = min(best[dtype], time.perf_counter() - start)
+    return best[torch.bfloat16] < 0.7 * best[torch.float32]
 
 
 def load(spec_or_name: ModelSpec | str, *, device: str = "auto", precision: str = "auto") -> LoadedModel:
@@ -136,6 +137,8 @@ def load(spec_or_name: ModelSpec | str, *, device: str = "auto", precision: str 
         reason = " ".join(str(exc).split())[:200] or type(exc).__name__
         raise ModelUnavailable(f"cannot load {spec.name} from {folder}: {reason}") from None
     model.to(device).eval()
+    if spec.kind in ("blip", "blip-vqa"):
+        _fused_vision_attention(model)
     if spec.kind == "blip2":
         processor.tokenizer.padding_side = "left"  # decoder-only LMs continue from the right edge
     return LoadedModel(model, processor, spec, device, dtype)
@@ -151,3 +154,25 @@ def _check_weights(spec: ModelSpec, folder: Path) -> None:
             f"(they are pickles and can run code); {fix} to get .safetensors weights"
         )
     raise not_found(spec)
+
+
+def _fused_vision_attention(model: Any) -> None:
+    """Run BLIP's vision attention through torch's fused scaled_dot_product_attention.
+
+    transformers writes BLIP's attention out by hand (matmul, softmax, matmul: "eager" only); the fused
+    kernel computes the same numbers without materialising the 577x577 score matrices, which makes the
+    vision encoder about a quarter faster on CPU and lets GPUs use flash attention.
+    """
+    from transformers.models.blip.modeling_blip import BlipAttention
+
+    for module in model.modules():
+        if isinstance(module, BlipAttention):
+            module.forward = types.MethodType(_sdpa_attention, module)
+
+
+def _sdpa_attention(self: Any, hidden_states: torch.Tensor, **_: Any) -> tuple[torch.Tensor, None]:
+    batch, length, width = hidden_states.shape
+    qkv = self.qkv(hidden_states).view(batch, length, 3, self.num_heads, self.head_dim)
+    query, key, value = qkv.permute(2, 0, 3, 1, 4).unbind(0)
+    context = torch.nn.functional.scaled_dot_product_attention(query, key, value, scale=self.scale)
+    return self.projection(context.transpose(1, 2).reshape(batch, length, width)), None  # no weights kept

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from photocap.vision.asker import Asker, qa_prompt
+from photocap.vision.asker import Asker, clean_answer, qa_prompt
 from photocap.vision.registry import ModelUnavailable
 
 
@@ -19,6 +19,11 @@ def test_prompt_carries_earlier_pairs_like_the_model_card():
         "Question: why? Answer: it has a statue of a merlion. "
         "Question: where is it? Answer:"
     )
+
+
+def test_an_invented_next_turn_is_cut_off():
+    assert clean_answer("  singapore \n Question: why? Answer: because") == "singapore"
+    assert clean_answer("two cats") == "two cats"
 
 
 def test_blip_vqa_answers(vqa, images):

@@ -119,6 +119,7 @@ def test_blip2_captions(blip2, images):
     assert all(len(c) == 1 and c[0] for c in plain)
     prefixed = captions_of(blip2, images[:3], prompt="a photo of", **GREEDY, min_new_tokens=3, max_new_tokens=6)
     assert all(c[0].startswith("a photo of ") and len(c[0]) > len("a photo of ") for c in prefixed)
+    assert not any(c[0].startswith("a photo of a photo of") for c in prefixed)  # the prompt is not repeated
     assert captions_of(blip2, images[:3], batch_size=2, prompt="a photo of", **GREEDY, min_new_tokens=3,
                        max_new_tokens=6) == prefixed
 

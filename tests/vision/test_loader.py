@@ -126,3 +126,16 @@ def test_cpu_auto_picks_bf16_only_when_measured_faster():
     auto = choose_dtype("cpu", "auto")
     assert auto == (torch.bfloat16 if loader.cpu_bf16_is_faster() else torch.float32)
     assert loader.cpu_bf16_is_faster.cache_info().currsize == 1  # measured once, then remembered
+
+
+def test_fused_vision_attention_matches_the_eager_one(blip, images):
+    from transformers import BlipForConditionalGeneration
+
+    eager = BlipForConditionalGeneration.from_pretrained(blip.spec.local_dir, use_safetensors=True).eval()
+    pixels = blip.processor(images=images, return_tensors="pt")["pixel_values"]
+    with torch.inference_mode():
+        fused_out = blip.model.vision_model(pixel_values=pixels).last_hidden_state
+        eager_out = eager.vision_model(pixel_values=pixels).last_hidden_state
+    assert blip.model.vision_model.encoder.layers[0].self_attn.forward.__name__ == "_sdpa_attention"
+    assert torch.allclose(fused_out, eager_out, atol=1e-5)
+    assert eager.vision_model.encoder.layers[0].self_attn.forward.__name__ == "forward"
