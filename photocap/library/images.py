@@ -12,6 +12,14 @@ import warnings
 
 from PIL import ExifTags, Image, UnidentifiedImageError
 
+try:  # HEIC/HEIF (iPhone) only where the optional pillow-heif is installed
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    HEIF = True
+except ImportError:
+    HEIF = False
+
 MAX_PIXELS = 200_000_000  # more than any camera makes; a bigger header is a decompression bomb
 
 # We check the size ourselves (MAX_PIXELS), so PIL's warning for 90-180 MP photos is noise.

@@ -21,6 +21,7 @@ from typing import Callable, Iterator
 from PIL import Image
 
 from photocap.library import metadata, paths, photos, roots
+from photocap.library.images import HEIF
 from photocap.library.db import optimize_search, write
 
 log = logging.getLogger(__name__)
@@ -33,12 +34,6 @@ SKIP_EXTENSIONS = {".xmp", ".nef", ".cr2", ".cr3", ".arw", ".dng", ".orf", ".rw2
 
 Progress = Callable[[int, str], None]   # (files looked at so far, current path)
 
-try:  # HEIC/HEIF (iPhone) only where the optional pillow-heif is installed
-    import pillow_heif
-    pillow_heif.register_heif_opener()
-    HEIF = True
-except ImportError:
-    HEIF = False
 
 
 def sniff(head: bytes) -> str | None:
