@@ -35,7 +35,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from photocap.library import db, photos, search  # noqa: E402
 
-DATA_VERSION = 3
+DATA_VERSION = 4
 ROOT = "/home/user/Pictures"
 
 # ---- vocabulary (BLIP-like) ---------------------------------------------------------------------
@@ -285,13 +285,14 @@ def generate(rows: int, seed: int = 2024):
             yield row, caps, tags
 
 
-def fts_document(row: tuple, caps: list, tags: list) -> tuple[int, str, str, str, str, str]:
-    """(rowid, caption, tags, name, folder, taken): exactly what photos.reindex writes."""
+def fts_document(row: tuple, caps: list, tags: list) -> tuple[int, str, str, str, str, str, str]:
+    """(rowid, caption, tags, name, folder, taken, tagkeys): exactly what photos.reindex writes."""
     photo_id, folder, name, taken = row[0], row[3], row[4], row[10]
     # photos.captions: user first, then auto by position; photos.tags: user first, then by tag.
     caption = "\n".join(t for t, s in sorted(caps, key=lambda c: c[1] == "auto"))
     tag_text = " ; ".join(t for t, s in sorted(tags, key=lambda t: (t[1] == "auto", t[0])))
-    columns = (caption, tag_text, name, folder, db.taken_tokens(taken))
+    columns = (caption, tag_text, name, folder, db.taken_tokens(taken),
+               " ".join(db.tag_key(t) for t, s in sorted(tags, key=lambda t: (t[1] == "auto", t[0]))))
     count, top_tf = photos.fts_stats(columns)
     return (photos.fts_key(count, photo_id, top_tf=top_tf), *columns)
 
@@ -318,7 +319,7 @@ def build(path: Path, rows: int) -> float:
     conn.execute("INSERT INTO roots (id, path, added_at, online, last_scan) VALUES (1, ?, 0, 1, 0)",
                  (ROOT,))
     conn.execute("CREATE TEMP TABLE fts_src (rowid INTEGER PRIMARY KEY, caption, tags, name, folder,"
-                 " taken)")
+                 " taken, tagkeys)")
     photo_rows, caption_rows, tag_rows, fts_rows = [], [], [], []
 
     def flush() -> None:
@@ -328,8 +329,8 @@ def build(path: Path, rows: int) -> float:
         conn.executemany("INSERT INTO captions (photo_id, text, model, options, source, approved,"
                          " position, created_at) VALUES (?,?,?,?,?,?,?,?)", caption_rows)
         conn.executemany("INSERT INTO tags (photo_id, tag, source) VALUES (?,?,?)", tag_rows)
-        conn.executemany("INSERT INTO fts_src (rowid, caption, tags, name, folder, taken)"
-                         " VALUES (?,?,?,?,?,?)", fts_rows)
+        conn.executemany("INSERT INTO fts_src (rowid, caption, tags, name, folder, taken, tagkeys)"
+                         " VALUES (?,?,?,?,?,?,?)", fts_rows)
         for buf in (photo_rows, caption_rows, tag_rows, fts_rows):
             buf.clear()
 
@@ -356,8 +357,8 @@ def build(path: Path, rows: int) -> float:
     for _, sql in indexes:
         conn.execute(sql)
     # FTS5 appends cheaply only in rowid order: load it sorted, in one statement.
-    conn.execute("INSERT INTO photo_fts (rowid, caption, tags, name, folder, taken)"
-                 " SELECT rowid, caption, tags, name, folder, taken FROM fts_src ORDER BY rowid")
+    conn.execute("INSERT INTO photo_fts (rowid, caption, tags, name, folder, taken, tagkeys)"
+                 " SELECT rowid, caption, tags, name, folder, taken, tagkeys FROM fts_src ORDER BY rowid")
     conn.execute("DROP TABLE fts_src")
     # What the library does after a large scan (db.optimize_search): one segment per word.
     conn.execute("INSERT INTO photo_fts(photo_fts) VALUES ('optimize')")
@@ -379,7 +380,7 @@ def verify(conn: sqlite3.Connection, sample: int = 300) -> int:
         for i in ids:
             key = conn.execute("SELECT fts_rowid FROM photos WHERE id = ?", (i,)).fetchone()[0]
             doc = None if key is None else tuple(conn.execute(
-                "SELECT rowid, caption, tags, name, folder, taken FROM photo_fts WHERE rowid = ?",
+                "SELECT rowid, caption, tags, name, folder, taken, tagkeys FROM photo_fts WHERE rowid = ?",
                 (key,)).fetchone())
             out.append((i, key, doc))
         return out

@@ -95,11 +95,14 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX questions_photo ON questions(photo_id);
     CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT);
-    -- taken: the date as tokens y2019 m201907 d20190704 (date filters are FTS5 phrases)
+    -- taken: the date as tokens y2019 m201907 d20190704 (date filters are FTS5 phrases);
+    -- tagkeys: each tag as one token (db.tag_key), so tag:X is an exact FTS5 phrase.
+    -- Both are machine tokens: weight 0 in the rank, so filters on them never change a score.
     CREATE VIRTUAL TABLE photo_fts USING fts5(
-        caption, tags, name, folder, taken,
+        caption, tags, name, folder, taken, tagkeys,
         tokenize = 'unicode61 remove_diacritics 2'
     );
+    INSERT INTO photo_fts(photo_fts, rank) VALUES ('rank', 'bm25(1.0, 1.0, 1.0, 1.0, 0.0, 0.0)');
     """,
     # 2: the persistent caption queue. A pending photo always has exactly one job (triggers keep
     # that true whoever changes the status); a claim is a lease, so a killed process's jobs return.
@@ -214,6 +217,11 @@ def taken_tokens(taken_at: str | None) -> str:
         return ""
     y, mo, d = m.groups()
     return f"y{y} m{y}{mo} d{y}{mo}{d}"
+
+
+def tag_key(tag: str) -> str:
+    """The `tagkeys` token of a (cleaned) tag: 't' and its UTF-8 in hex, one FTS5 token, injective."""
+    return "t" + tag.encode("utf-8", "surrogatepass").hex()
 
 
 def optimize_search(conn: sqlite3.Connection, changed: int | None = None) -> None:

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
 from photocap.library import paths
-from photocap.library.db import FTS_ID_BITS, LibraryError, now, taken_tokens, write
+from photocap.library.query import STOPWORDS
+from photocap.library.db import FTS_ID_BITS, LibraryError, now, tag_key, taken_tokens, write
 
 STATUSES = ("pending", "done", "failed", "missing")
 _TOKEN = re.compile(r"[^\W_]+")
@@ -308,8 +309,7 @@ _KEY_MAX = (1 << 30) - 1
 
 
 # Words too common to be searched for: they never set a document's key.
-_STOPWORDS = frozenset("a an and are at be by for from in is it near next of on or the to top under"
-                       " with front behind".split())
+_STOPWORDS = STOPWORDS
 
 
 def fts_stats(columns: Sequence[str]) -> tuple[int, int]:
@@ -350,11 +350,11 @@ def reindex(conn: sqlite3.Connection, photo_ids: Iterable[int]) -> None:
         texts = [c.text for c in captions(conn, photo_id)]
         tag_list = [t for t, _ in tags(conn, photo_id)]
         columns = ("\n".join(texts), " ; ".join(tag_list), row["name"], row["folder"],
-                   taken_tokens(row["taken_at"]))
+                   taken_tokens(row["taken_at"]), " ".join(tag_key(t) for t in tag_list))
         token_count, top_tf = fts_stats(columns)
         key = fts_key(token_count, photo_id, top_tf=top_tf)
-        conn.execute("INSERT INTO photo_fts (rowid, caption, tags, name, folder, taken)"
-                     " VALUES (?,?,?,?,?,?)", (key, *columns))
+        conn.execute("INSERT INTO photo_fts (rowid, caption, tags, name, folder, taken, tagkeys)"
+                     " VALUES (?,?,?,?,?,?,?)", (key, *columns))
         conn.execute("UPDATE photos SET fts_rowid=? WHERE id=?", (key, photo_id))
 
 

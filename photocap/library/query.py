@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator
 
 from photocap.library import paths
-from photocap.library.db import FTS_ID_MASK
+from photocap.library.db import FTS_ID_MASK, tag_key
 
 
 # Terms beyond these are ignored (an FTS5 AND of thousands of phrases takes seconds).
@@ -62,6 +62,9 @@ _LIVE = frozenset(("pending", "done", "failed"))
 FILTER_KEYS = ("tag", "folder", "path", "after", "before", "status")
 
 _TOKEN = re.compile(r"[^\W_]+")          # what counts as a word, as in photos.py
+# Words too common to narrow a search (photos.py never keys a document by them either).
+STOPWORDS = frozenset("a an and are at be by for from in is it near next of on or the to top under"
+                      " with front behind".split())
 _DATE = re.compile(r"^(\d{4})(?:[-/.](\d{1,2})(?:[-/.](\d{1,2}))?)?$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
@@ -124,6 +127,33 @@ class ParsedQuery:
         if self.excluded:
             expr = f"({expr}) NOT ({self.excluded_expression()})"
         return expr
+
+    def superset_expression(self) -> str | None:
+        """A cheaper expression that every match of `match_expression` also matches (None when
+        there is none): phrases become the AND of their words that are no stop word, and the
+        exclusions go. FTS5 matches a phrase by walking the doclists of all its words, so one of
+        very common words ("sitting on a bench") costs ~40 ns for each row holding *any* of them;
+        the superset only walks the rare ones. ASCII phrases only (their words are exactly the
+        tokens unicode61 makes)."""
+        if not self.groups:
+            return None
+        changed = bool(self.excluded)
+        parts = []
+        for group in self.groups:
+            alts = []
+            for term in group:
+                words = _TOKEN.findall(term.text)
+                if len(words) > 1 and term.text.isascii():
+                    keep = [Term(w, prefix=term.prefix and i == len(words) - 1)
+                            for i, w in enumerate(words)
+                            if w.lower() not in STOPWORDS or (term.prefix and i == len(words) - 1)]
+                    if keep:
+                        changed = True
+                        alts.append("(" + " AND ".join(t.fts() for t in dict.fromkeys(keep)) + ")")
+                        continue
+                alts.append(term.fts())
+            parts.append(alts[0] if len(alts) == 1 else "(" + " OR ".join(alts) + ")")
+        return " AND ".join(parts) if changed else None
 
     def excluded_expression(self) -> str | None:
         if not self.excluded:
@@ -408,10 +438,17 @@ def _taken_fts(conn: sqlite3.Connection, after: str | None, before: str | None) 
 
 class _Filters:
     """A query's filters as SQL: FTS5 phrases where they are exact or a cheap superset, and
-    WHERE clauses on photos `p` (and their parameters) for the rest."""
+    WHERE clauses on photos `p` (and their parameters) for the rest.
 
-    def __init__(self, conn: sqlite3.Connection, pq: ParsedQuery, *, fts: bool):
+    `fts`: the FTS row drives (date filters become `taken` phrases); `tag_fts`: tags are
+    `tagkeys` phrases (not for missing photos, which have no FTS document).
+    """
+
+    def __init__(self, conn: sqlite3.Connection, pq: ParsedQuery, *, fts: bool,
+                 tag_fts: bool | None = None):
+        tag_fts = fts if tag_fts is None else tag_fts
         self.fts_exact: list[str] = []      # extra FTS5 conditions that are the filter itself
+        self.fts_neutral: list[str] = []    # the same, on the zero-weight columns (no score)
         self.fts_superset: list[str] = []   # extra FTS5 conditions implied by the filters
         self.fts_not: list[str] = []        # FTS5 conditions the filters exclude
         self.clauses: list[str] = []        # on photos p (need the join)
@@ -430,12 +467,17 @@ class _Filters:
         target = self.fts_checks if fts else self.clauses
         target_params = self.fts_params if fts else self.params
         for tag in pq.tags:
-            target.append(f"EXISTS (SELECT 1 FROM tags WHERE photo_id = {key} AND tag = ?)")
-            target_params.append(tag)
-            self.fts_superset.append("{tags} : " + Term(tag).fts())
+            if tag_fts:
+                self.fts_neutral.append("{tagkeys} : " + tag_key(tag))
+            else:
+                target.append(f"EXISTS (SELECT 1 FROM tags WHERE photo_id = {key} AND tag = ?)")
+                target_params.append(tag)
         for tag in pq.not_tags:
-            target.append(f"NOT EXISTS (SELECT 1 FROM tags WHERE photo_id = {key} AND tag = ?)")
-            target_params.append(tag)
+            if tag_fts:
+                self.fts_not.append("{tagkeys} : " + tag_key(tag))
+            else:
+                target.append(f"NOT EXISTS (SELECT 1 FROM tags WHERE photo_id = {key} AND tag = ?)")
+                target_params.append(tag)
         if pq.folders:
             self.fts_exact.append(_folder_fts(pq.folders))
         for term in pq.not_folders:
@@ -449,7 +491,7 @@ class _Filters:
                     self.fts_superset += _path_prefilter(value)
         dates = _taken_fts(conn, pq.after, pq.before) if fts else None
         if dates is not None:
-            self.fts_exact.append(dates)
+            self.fts_neutral.append(dates)
         else:
             if pq.after is not None:
                 self.clauses.append("p.taken_at >= ?")
@@ -461,7 +503,8 @@ class _Filters:
     def expression(self, match: str | None, superset: bool = True) -> str | None:
         """`match` narrowed by the FTS conditions (None if there is nothing to match)."""
         parts = ([f"({match})"] if match else []) + [
-            f"({c})" for c in self.fts_exact + (self.fts_superset if superset else [])]
+            f"({c})" for c in self.fts_exact + self.fts_neutral
+            + (self.fts_superset if superset else [])]
         if not parts:
             return None
         expr = " AND ".join(parts)
@@ -470,9 +513,15 @@ class _Filters:
         return expr
 
     @property
+    def neutral(self) -> bool:
+        """The narrowed expression scores as the query's own: its extra phrases are all on the
+        zero-weight columns or excluded (a NOT phrase has no instance in a matching row)."""
+        return not (self.fts_exact or self.fts_superset)
+
+    @property
     def narrows(self) -> bool:
-        return bool(self.fts_exact or self.fts_superset or self.fts_not or self.clauses
-                    or self.fts_checks)
+        return bool(self.fts_exact or self.fts_neutral or self.fts_superset or self.fts_not
+                    or self.clauses or self.fts_checks)
 
 
 # ---- words without FTS (missing photos) ---------------------------------------------------------

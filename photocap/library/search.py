@@ -88,11 +88,26 @@ class _Plan:
         f = _Filters(conn, pq, fts=True)
         self.filtered = f.narrows
         self.narrowed = f.expression(match)
+        # The narrowed MATCH ranks as the query's own when its extra phrases score nothing.
+        self.neutral = f.neutral
         # CROSS JOIN keeps FTS5 the outer loop: the join key is an expression on its rowid.
         self.join = (f" CROSS JOIN photos p ON p.id = (photo_fts.rowid & {_MASK})"
                      if f.clauses else "")
         self.where = " AND ".join(["photo_fts MATCH ?", *f.fts_checks, *f.clauses])
         self.params = [self.narrowed, *f.fts_params, *f.params]
+        # A cheaper superset of the narrowed MATCH (for sizing the match set), when there is one.
+        superset = pq.superset_expression()
+        self.superset = None
+        if superset is not None and not f.clauses and not f.fts_checks:
+            self.superset = f.expression(superset)
+
+    def fewer_than(self, conn: sqlite3.Connection, k: int) -> bool:
+        """True when a cheap superset shows the match set has fewer than k rows."""
+        if self.superset is None:
+            return False
+        n = conn.execute("SELECT count(*) FROM (SELECT 1 FROM photo_fts WHERE photo_fts MATCH ?"
+                         " LIMIT ?)", (self.superset, k)).fetchone()[0]
+        return n < k
 
     def probe(self, conn: sqlite3.Connection, skip: int, after: int | None = None) -> int | None:
         """The rowid of the (skip+1)-th match in rowid order (after `after`), or None."""
@@ -113,13 +128,13 @@ class _Plan:
 
     def ranked(self, conn: sqlite3.Connection, limit: int, offset: int,
                cut: int | None) -> list[tuple[int, float]]:
-        """Unfiltered queries: rank the matches (up to rowid `cut`)."""
-        sql = "SELECT rowid, rank FROM photo_fts WHERE photo_fts MATCH ?"
-        params: list[Any] = [self.match]
+        """Neutral plans: rank the narrowed matches (up to rowid `cut`) by their own bm25."""
+        sql = f"SELECT photo_fts.rowid, photo_fts.rank FROM photo_fts{self.join} WHERE {self.where}"
+        params: list[Any] = list(self.params)
         if cut is not None:
-            sql += " AND rowid <= ?"
+            sql += " AND photo_fts.rowid <= ?"
             params.append(cut)
-        sql += " ORDER BY rank, rowid LIMIT ? OFFSET ?"
+        sql += " ORDER BY photo_fts.rank, photo_fts.rowid LIMIT ? OFFSET ?"
         return [(rowid & _MASK, -rank) for rowid, rank in conn.execute(sql, [*params, limit, offset])]
 
     def ranked_among(self, conn: sqlite3.Connection, rowids: list[int], limit: int, offset: int
@@ -150,6 +165,8 @@ def _candidates(need: int) -> int:
 def _cutoff(conn: sqlite3.Connection, plan: _Plan, need: int) -> int | None:
     """The rowid bound for approximate ranking, or None to rank the whole match set."""
     k = _candidates(need)
+    if plan.fewer_than(conn, k):
+        return None                                   # fewer than k matches
     kth = plan.probe(conn, k - 1)
     if kth is None:
         return None                                   # fewer than k matches
@@ -160,11 +177,12 @@ def _cutoff(conn: sqlite3.Connection, plan: _Plan, need: int) -> int | None:
 
 def _fts_ids(conn: sqlite3.Connection, plan: _Plan, limit: int, offset: int, exact: bool
              ) -> list[tuple[int, float]]:
-    if not plan.filtered:
+    if plan.neutral and not plan.join:
         cut = None if exact or limit < 0 else _cutoff(conn, plan, offset + limit)
         return plan.ranked(conn, limit, offset, cut)
-    # Filtered: collect the matching rowids in rowid order (cheap: FTS5 narrows with the filters'
-    # phrases, SQL checks the rest), then rank exactly those by the query's own bm25.
+    # Filters that score (folder words): collect the matching rowids in rowid order (cheap: FTS5
+    # narrows with the filters' phrases, SQL checks the rest), then rank exactly those by the
+    # query's own bm25.
     if exact or limit < 0:
         rowids = plan.collect(conn, -1)
     else:
@@ -182,16 +200,21 @@ _DRIVER_CAP = 5_000
 
 def _listing_sql(conn: sqlite3.Connection, pq: ParsedQuery) -> tuple[str, list[Any]]:
     """FROM/WHERE of the photos passing the filters (no FTS words), and its parameters."""
-    f = _Filters(conn, pq, fts=False)
+    # Tags are FTS5 phrases where that spares an exclusion's NOT IN; alone, the tags index drives.
+    f = _Filters(conn, pq, fts=False,
+                 tag_fts="missing" not in pq.effective_statuses and bool(pq.excluded))
     clauses, params = list(f.clauses), list(f.params)
     fts_expr = f.expression(None, superset=False)     # the SQL clauses check the rest exactly
     if fts_expr is None and f.fts_not:
         clauses.append("+p.fts_rowid NOT IN (SELECT rowid FROM photo_fts WHERE photo_fts MATCH ?)")
         params.append(" OR ".join(f.fts_not))
     if pq.excluded:
-        clauses.append(f"p.id NOT IN (SELECT photo_fts.rowid & {_MASK} FROM photo_fts"
-                       " WHERE photo_fts MATCH ?)")
-        params.append(pq.excluded_expression())
+        if fts_expr is not None and "missing" not in pq.effective_statuses:
+            fts_expr = f"({fts_expr}) NOT ({pq.excluded_expression()})"
+        else:
+            clauses.append(f"p.id NOT IN (SELECT photo_fts.rowid & {_MASK} FROM photo_fts"
+                           " WHERE photo_fts MATCH ?)")
+            params.append(pq.excluded_expression())
     # A selective filter drives (its set, then a sort); otherwise the taken_at index does (newest
     # first, stopping at the page). Sets are sized with a capped count, which is cheap.
     driver = None
@@ -202,7 +225,7 @@ def _listing_sql(conn: sqlite3.Connection, pq: ParsedQuery) -> tuple[str, list[A
                   [fts_expr])
         clauses.append("+p.fts_rowid IN (SELECT rowid FROM photo_fts WHERE photo_fts MATCH ?)")
         params.append(fts_expr)
-    for tag in pq.tags:
+    for tag in pq.tags if not f.fts_neutral else ():
         n = conn.execute("SELECT count(*) FROM (SELECT 1 FROM tags WHERE tag = ? LIMIT ?)",
                          (tag, _DRIVER_CAP)).fetchone()[0]
         if driver is None or n < driver[0]:

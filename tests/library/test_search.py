@@ -494,3 +494,54 @@ def test_date_filters_equal_the_sql_test_on_taken_at(tmp_path):
     conn.set_trace_callback(None)
     assert not any("taken_at >=" in s for s in statements if "photo_fts MATCH" in s)
     conn.close()
+
+
+# ---- filters on the zero-weight columns (tagkeys, taken) never change a score --------------------
+
+def test_filtered_order_equals_own_rank_order_with_python_filters(tmp_path):
+    conn = db.connect(tmp_path / "lib.db")
+    rng = random.Random(13)
+    words = ["dog", "cat", "beach", "park", "red", "ball", "man", "woman", "tree", "sky", "on", "a"]
+    _random_library(conn, 400, rng, words)
+    tags = {}
+    for pid, tag in conn.execute("SELECT photo_id, tag FROM tags"):
+        tags.setdefault(pid, set()).add(tag)
+    taken = dict(conn.execute("SELECT id, taken_at FROM photos"))
+    for query, keep in [
+            ("dog tag:cat", lambda p: "cat" in tags.get(p, ())),
+            ("dog -tag:cat", lambda p: "cat" not in tags.get(p, ())),
+            ("\"red ball\" -tag:sky", lambda p: "sky" not in tags.get(p, ())),
+            ("man OR woman after:2015 tag:tree", lambda p: taken[p] >= "2015" and "tree" in tags.get(p, ())),
+            ('"on a" -sky before:2019', lambda p: taken[p] < "2019"),
+            ("dog tag:cat path:/a/", lambda p: "cat" in tags.get(p, ())),
+    ]:
+        pq = search.parse(query)
+        plain = [(r[0] & db.FTS_ID_MASK, -r[1]) for r in conn.execute(
+            "SELECT rowid, rank FROM photo_fts WHERE photo_fts MATCH ? ORDER BY rank, rowid",
+            (pq.match_expression(),))]
+        paths = dict(conn.execute("SELECT id, path FROM photos"))
+        want = [(p, s) for p, s in plain if keep(p) and all(v in paths[p] for v in pq.paths)]
+        got = search.ranked_ids(conn, query, limit=-1)
+        assert got == want, query
+        assert search.ranked_ids(conn, query, limit=20) == want[:20], query
+        assert search.count(conn, query) == len(want)
+        assert want, query
+    conn.close()
+
+
+def test_tag_keys_are_one_token_each(lib):
+    row = lib.conn.execute("SELECT tagkeys FROM photo_fts WHERE rowid = (SELECT fts_rowid FROM photos"
+                           " WHERE id = ?)", (lib.ids["hot_dog"],)).fetchone()[0]
+    assert row.split() == [db.tag_key("lunch"), db.tag_key("hot dog"), db.tag_key("plate")]
+    assert len(db.tag_key("hot dog").split()) == 1 and db.tag_key("x").isalnum()
+    assert found(lib, 'tag:"hot dog" plate') == ["hot_dog"]
+    assert found(lib, "-tag:dog tag:plate") == ["hot_dog"]
+
+
+def test_superset_expression_keeps_rare_words():
+    assert search.parse('"sitting on a bench"').superset_expression() == '("sitting" AND "bench")'
+    assert search.parse('"on the"').superset_expression() is None
+    assert search.parse('dog -cat').superset_expression() == '"dog"'
+    assert search.parse('"hot do"* x').superset_expression() == '("hot" AND "do"*) AND "x"'
+    assert search.parse('"café au lait"').superset_expression() is None
+    assert search.parse("dog").superset_expression() is None
