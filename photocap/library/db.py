@@ -62,7 +62,7 @@ MIGRATIONS: list[str] = [
         updated_at REAL NOT NULL
     );
     CREATE INDEX photos_hash ON photos(hash);
-    CREATE INDEX photos_status ON photos(status);
+    CREATE INDEX photos_status ON photos(status, taken_at);   -- few missing photos, newest first
     CREATE INDEX photos_taken ON photos(taken_at);
     CREATE INDEX photos_root ON photos(root_id);
     CREATE INDEX photos_folder ON photos(folder);

@@ -155,6 +155,11 @@ class ParsedQuery:
             parts.append(alts[0] if len(alts) == 1 else "(" + " OR ".join(alts) + ")")
         return " AND ".join(parts) if changed else None
 
+    def positive_expression(self) -> str | None:
+        """`match_expression` without the exclusions: it scores every match the same (an
+        excluded phrase has no instance in a matching row, so adds nothing to bm25)."""
+        return ParsedQuery(groups=self.groups).match_expression()
+
     def excluded_expression(self) -> str | None:
         if not self.excluded:
             return None
@@ -451,6 +456,7 @@ class _Filters:
         self.fts_neutral: list[str] = []    # the same, on the zero-weight columns (no score)
         self.fts_superset: list[str] = []   # extra FTS5 conditions implied by the filters
         self.fts_not: list[str] = []        # FTS5 conditions the filters exclude
+        self.fts_tags: list[str] = []       # the tag phrases (part of fts_neutral): one token each
         self.clauses: list[str] = []        # on photos p (need the join)
         self.params: list[Any] = []
         self.fts_checks: list[str] = []     # on the FTS row only (no join)
@@ -469,6 +475,7 @@ class _Filters:
         for tag in pq.tags:
             if tag_fts:
                 self.fts_neutral.append("{tagkeys} : " + tag_key(tag))
+                self.fts_tags.append("{tagkeys} : " + tag_key(tag))
             else:
                 target.append(f"EXISTS (SELECT 1 FROM tags WHERE photo_id = {key} AND tag = ?)")
                 target_params.append(tag)

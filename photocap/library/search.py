@@ -88,8 +88,14 @@ class _Plan:
         f = _Filters(conn, pq, fts=True)
         self.filtered = f.narrows
         self.narrowed = f.expression(match)
-        # The narrowed MATCH ranks as the query's own when its extra phrases score nothing.
-        self.neutral = f.neutral
+        # What ranks: the positive terms and the tags (one zero-weight token each: they score
+        # nothing and cost little). Excluded phrases, dates and folders are left to the narrowed
+        # MATCH that finds the rows: bm25 reads each phrase's whole doclist for its idf.
+        self.rank_match = " AND ".join(
+            [f"({pq.positive_expression()})", *(f"({t})" for t in f.fts_tags)])
+        # One statement does it all when the narrowed MATCH is just that.
+        self.direct = (f.neutral and f.fts_neutral == f.fts_tags and not f.fts_not
+                       and not pq.excluded and not f.clauses and not f.fts_checks)
         # CROSS JOIN keeps FTS5 the outer loop: the join key is an expression on its rowid.
         self.join = (f" CROSS JOIN photos p ON p.id = (photo_fts.rowid & {_MASK})"
                      if f.clauses else "")
@@ -120,15 +126,19 @@ class _Plan:
         row = conn.execute(sql, [*params, skip]).fetchone()
         return None if row is None else row[0]
 
-    def collect(self, conn: sqlite3.Connection, n: int) -> list[int]:
-        """The rowids of the first `n` matches (all if n < 0) in rowid order."""
-        sql = (f"SELECT photo_fts.rowid FROM photo_fts{self.join} WHERE {self.where}"
-               " ORDER BY photo_fts.rowid LIMIT ?")
-        return [row[0] for row in conn.execute(sql, [*self.params, n])]
+    def collect(self, conn: sqlite3.Connection, n: int, after: int | None = None) -> list[int]:
+        """The rowids of the first `n` matches (all if n < 0) in rowid order (after `after`)."""
+        sql = f"SELECT photo_fts.rowid FROM photo_fts{self.join} WHERE {self.where}"
+        params = list(self.params)
+        if after is not None:
+            sql += " AND photo_fts.rowid > ?"
+            params.append(after)
+        sql += " ORDER BY photo_fts.rowid LIMIT ?"
+        return [row[0] for row in conn.execute(sql, [*params, n])]
 
     def ranked(self, conn: sqlite3.Connection, limit: int, offset: int,
                cut: int | None) -> list[tuple[int, float]]:
-        """Neutral plans: rank the narrowed matches (up to rowid `cut`) by their own bm25."""
+        """Direct plans: rank the narrowed matches (up to rowid `cut`) by their own bm25."""
         sql = f"SELECT photo_fts.rowid, photo_fts.rank FROM photo_fts{self.join} WHERE {self.where}"
         params: list[Any] = list(self.params)
         if cut is not None:
@@ -145,7 +155,7 @@ class _Plan:
         sql = ("SELECT rowid, rank FROM photo_fts WHERE photo_fts MATCH ? AND rowid >= ?"
                " AND rowid <= ? AND +rowid IN (SELECT value FROM json_each(?))"
                " ORDER BY rank, rowid LIMIT ? OFFSET ?")
-        params = [self.match, rowids[0], rowids[-1], json.dumps(rowids), limit, offset]
+        params = [self.rank_match, rowids[0], rowids[-1], json.dumps(rowids), limit, offset]
         return [(rowid & _MASK, -rank) for rowid, rank in conn.execute(sql, params)]
 
     def count(self, conn: sqlite3.Connection) -> int:
@@ -177,19 +187,24 @@ def _cutoff(conn: sqlite3.Connection, plan: _Plan, need: int) -> int | None:
 
 def _fts_ids(conn: sqlite3.Connection, plan: _Plan, limit: int, offset: int, exact: bool
              ) -> list[tuple[int, float]]:
-    if plan.neutral and not plan.join:
+    if plan.direct:
         cut = None if exact or limit < 0 else _cutoff(conn, plan, offset + limit)
         return plan.ranked(conn, limit, offset, cut)
-    # Filters that score (folder words): collect the matching rowids in rowid order (cheap: FTS5
-    # narrows with the filters' phrases, SQL checks the rest), then rank exactly those by the
-    # query's own bm25.
+    # Otherwise collect the matching rowids in rowid order (cheap: FTS5 narrows with the
+    # filters' phrases, SQL checks the rest), then rank exactly those by the query's own bm25.
     if exact or limit < 0:
         rowids = plan.collect(conn, -1)
     else:
         k = _candidates(offset + limit)
-        rowids = plan.collect(conn, max(k, EXACT_LIMIT + 1))
-        if len(rowids) > EXACT_LIMIT:
-            rowids = rowids[:k]                       # approximate: the k shortest
+        if plan.join:                                 # SQL checks: each row is checked once
+            rowids = plan.collect(conn, max(k, EXACT_LIMIT + 1))
+            if len(rowids) > EXACT_LIMIT:
+                rowids = rowids[:k]                   # approximate: the k first in key order
+        else:                                         # probing past k is cheaper than fetching
+            rowids = plan.collect(conn, k)
+            if len(rowids) == k and k <= EXACT_LIMIT and plan.probe(
+                    conn, EXACT_LIMIT - k, after=rowids[-1]) is None:
+                rowids += plan.collect(conn, EXACT_LIMIT - k, after=rowids[-1])
     return plan.ranked_among(conn, rowids, limit, offset)
 
 
@@ -265,7 +280,11 @@ def _listing_count(conn: sqlite3.Connection, pq: ParsedQuery) -> int:
 def _scan_words(conn: sqlite3.Connection, pq: ParsedQuery) -> Iterator[int]:
     """Photo ids (newest first) passing the filters whose text matches the words, in Python."""
     f = _Filters(conn, pq, fts=False)              # folders are matched in Python
-    clauses, params = f.clauses, f.params
+    clauses, params = list(f.clauses), f.params
+    if "done" not in pq.effective_statuses:
+        # Few photos: the (status, taken_at) index lists them newest first, without a sort, and
+        # each one's text is read only as the caller consumes them.
+        clauses = [c[1:] if c.startswith("+p.status IN") else c for c in clauses]
     where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
     sql = ("SELECT p.id, p.folder, p.name,"
            " (SELECT group_concat(text, char(10)) FROM captions c WHERE c.photo_id = p.id),"
