@@ -35,7 +35,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from photocap.library import db, photos, search  # noqa: E402
 
-DATA_VERSION = 4
+DATA_VERSION = 5
 ROOT = "/home/user/Pictures"
 
 # ---- vocabulary (BLIP-like) ---------------------------------------------------------------------

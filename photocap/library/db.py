@@ -208,13 +208,15 @@ def write(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 
 
 _TAKEN = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
+UNDATED_TOKEN = "ynone"
 
 
 def taken_tokens(taken_at: str | None) -> str:
-    """The `taken` column of a search document: 'y2019 m201907 d20190704' ('' without a full date)."""
+    """The `taken` column of a search document: 'y2019 m201907 d20190704' ('ynone' without a full
+    date, so that a date range can also be matched as NOT its complement)."""
     m = _TAKEN.match(taken_at or "")
     if not m:
-        return ""
+        return UNDATED_TOKEN
     y, mo, d = m.groups()
     return f"y{y} m{y}{mo} d{y}{mo}{d}"
 

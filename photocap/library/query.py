@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator
 
 from photocap.library import paths
-from photocap.library.db import FTS_ID_MASK, tag_key
+from photocap.library.db import FTS_ID_MASK, UNDATED_TOKEN, tag_key
 
 
 # Terms beyond these are ignored (an FTS5 AND of thousands of phrases takes seconds).
@@ -405,40 +405,63 @@ def _year_of(conn: sqlite3.Connection, fn: str) -> int | None:
     return int(value[:4])
 
 
-def _taken_fts(conn: sqlite3.Connection, after: str | None, before: str | None) -> str | None:
-    """The date filters as an FTS5 phrase set on the `taken` column (db.taken_tokens), or None.
+def _cover(lo: _dt.date, hi: _dt.date) -> list[str] | None:
+    """The fewest year, month and day tokens covering the days [lo, hi) (None: too many)."""
+    tokens, day = [], lo
+    while day < hi and len(tokens) < 1000:
+        if day.month == 1 and day.day == 1 and _dt.date(day.year + 1, 1, 1) <= hi:
+            tokens.append(f"y{day.year:04d}")
+            day = _dt.date(day.year + 1, 1, 1)
+        elif day.day == 1 and _next_month(day) <= hi:
+            tokens.append(f"m{day.year:04d}{day.month:02d}")
+            day = _next_month(day)
+        else:
+            tokens.append(f"d{day.year:04d}{day.month:02d}{day.day:02d}")
+            day += _dt.timedelta(days=1)
+    return tokens if day >= hi else None
+
+
+def _weight(tokens: list[str]) -> float:
+    """Roughly how many documents the tokens cover, in years (what an OR of them costs)."""
+    return sum(1.0 if t[0] == "y" else 1 / 12 if t[0] == "m" else 1 / 365 for t in tokens)
+
+
+def _taken_fts(conn: sqlite3.Connection, after: str | None, before: str | None
+               ) -> tuple[str, bool] | None:
+    """The date filters as an FTS5 phrase set on the `taken` column (db.taken_tokens) and whether
+    it is to be excluded (NOT) rather than required, or None (then SQL tests taken_at).
 
     The days [after, before) are covered by whole years, then months, then days (at most ~90
     tokens plus the years); open ends stop at the library's first and last years (two index
-    lookups). Equal to the SQL test on `taken_at` for the full dates photocap writes.
+    lookups). When the rest of those years (and the undated documents) is cheaper to walk, the
+    filter is NOT that complement. Equal to the SQL test on `taken_at` for the full dates
+    photocap writes.
     """
     if after is None and before is None:
         return None
     try:
         lo = _day(after) if after is not None else None
         hi = _day(before) if before is not None else None
-        first = _year_of(conn, "min") if lo is None else lo.year
-        last = _year_of(conn, "max") if hi is None else hi.year
+        first = _year_of(conn, "min")
+        last = _year_of(conn, "max")
         if first is None or last is None:
             return None                                 # no dated photo, or odd dates: SQL
-        lo = max(lo or _dt.date(first, 1, 1), _dt.date(first, 1, 1))
-        hi = min(hi or _dt.date(last + 1, 1, 1), _dt.date(last + 1, 1, 1))
-        tokens, day = [], lo
-        while day < hi and len(tokens) < 1000:
-            if day.month == 1 and day.day == 1 and _dt.date(day.year + 1, 1, 1) <= hi:
-                tokens.append(f"y{day.year:04d}")
-                day = _dt.date(day.year + 1, 1, 1)
-            elif day.day == 1 and _next_month(day) <= hi:
-                tokens.append(f"m{day.year:04d}{day.month:02d}")
-                day = _next_month(day)
-            else:
-                tokens.append(f"d{day.year:04d}{day.month:02d}{day.day:02d}")
-                day += _dt.timedelta(days=1)
+        start, end = _dt.date(first, 1, 1), _dt.date(last + 1, 1, 1)
+        lo = min(max(lo or start, start), end)
+        hi = max(min(hi or end, end), start)
+        tokens = _cover(lo, hi) if lo < hi else []
+        if tokens is None:
+            return None
+        rest = None
+        if tokens:
+            before_lo, after_hi = _cover(start, lo), _cover(hi, end)
+            if before_lo is not None and after_hi is not None:
+                rest = [UNDATED_TOKEN, *before_lo, *after_hi]
     except (ValueError, OverflowError):
         return None                                     # SQL does it
-    if day < hi:
-        return None
-    return "{taken} : (" + (" OR ".join(tokens) if tokens else '"none"') + ")"
+    if rest is not None and _weight(rest) - 0.5 < _weight(tokens):
+        return "{taken} : (" + " OR ".join(rest) + ")", True
+    return "{taken} : (" + (" OR ".join(tokens) if tokens else '"none"') + ")", False
 
 
 class _Filters:
@@ -457,6 +480,7 @@ class _Filters:
         self.fts_superset: list[str] = []   # extra FTS5 conditions implied by the filters
         self.fts_not: list[str] = []        # FTS5 conditions the filters exclude
         self.fts_tags: list[str] = []       # the tag phrases (part of fts_neutral): one token each
+        self.dates = False                  # the date filters are FTS5 phrases
         self.clauses: list[str] = []        # on photos p (need the join)
         self.params: list[Any] = []
         self.fts_checks: list[str] = []     # on the FTS row only (no join)
@@ -498,7 +522,8 @@ class _Filters:
                     self.fts_superset += _path_prefilter(value)
         dates = _taken_fts(conn, pq.after, pq.before) if fts else None
         if dates is not None:
-            self.fts_neutral.append(dates)
+            (self.fts_not if dates[1] else self.fts_neutral).append(dates[0])
+            self.dates = True
         else:
             if pq.after is not None:
                 self.clauses.append("p.taken_at >= ?")

@@ -93,8 +93,9 @@ class _Plan:
         # MATCH that finds the rows: bm25 reads each phrase's whole doclist for its idf.
         self.rank_match = " AND ".join(
             [f"({pq.positive_expression()})", *(f"({t})" for t in f.fts_tags)])
+        self.dates = f.dates                          # a date range: an OR of many doclists
         # One statement does it all when the narrowed MATCH is just that.
-        self.direct = (f.neutral and f.fts_neutral == f.fts_tags and not f.fts_not
+        self.direct = (f.neutral and not f.dates and not f.fts_not
                        and not pq.excluded and not f.clauses and not f.fts_checks)
         # CROSS JOIN keeps FTS5 the outer loop: the join key is an expression on its rowid.
         self.join = (f" CROSS JOIN photos p ON p.id = (photo_fts.rowid & {_MASK})"
@@ -107,13 +108,14 @@ class _Plan:
         if superset is not None and not f.clauses and not f.fts_checks:
             self.superset = f.expression(superset)
 
-    def fewer_than(self, conn: sqlite3.Connection, k: int) -> bool:
-        """True when a cheap superset shows the match set has fewer than k rows."""
+    def small(self, conn: sqlite3.Connection, k: int) -> bool:
+        """True when a cheap superset shows the match set is ranked whole: it has fewer than k
+        or at most EXACT_LIMIT rows."""
         if self.superset is None:
             return False
         n = conn.execute("SELECT count(*) FROM (SELECT 1 FROM photo_fts WHERE photo_fts MATCH ?"
-                         " LIMIT ?)", (self.superset, k)).fetchone()[0]
-        return n < k
+                         " LIMIT ?)", (self.superset, max(k, EXACT_LIMIT + 1))).fetchone()[0]
+        return n < k or n <= EXACT_LIMIT
 
     def probe(self, conn: sqlite3.Connection, skip: int, after: int | None = None) -> int | None:
         """The rowid of the (skip+1)-th match in rowid order (after `after`), or None."""
@@ -175,8 +177,8 @@ def _candidates(need: int) -> int:
 def _cutoff(conn: sqlite3.Connection, plan: _Plan, need: int) -> int | None:
     """The rowid bound for approximate ranking, or None to rank the whole match set."""
     k = _candidates(need)
-    if plan.fewer_than(conn, k):
-        return None                                   # fewer than k matches
+    if plan.small(conn, k):
+        return None                                   # few matches: all are ranked
     kth = plan.probe(conn, k - 1)
     if kth is None:
         return None                                   # fewer than k matches
@@ -196,7 +198,7 @@ def _fts_ids(conn: sqlite3.Connection, plan: _Plan, limit: int, offset: int, exa
         rowids = plan.collect(conn, -1)
     else:
         k = _candidates(offset + limit)
-        if plan.join:                                 # SQL checks: each row is checked once
+        if plan.join or plan.dates:                   # costly rows: each is visited once
             rowids = plan.collect(conn, max(k, EXACT_LIMIT + 1))
             if len(rowids) > EXACT_LIMIT:
                 rowids = rowids[:k]                   # approximate: the k first in key order
