@@ -6,7 +6,10 @@ Ranking and speed
 -----------------
 Hits are ranked by bm25 (FTS5 ``rank``; lower is better, ``Hit.score = -rank`` so higher is
 better), ties broken by FTS rowid. A query with only filters, or an empty one, lists photos newest
-taken first (no date last).
+taken first (no date last). The FTS5 table's rank is ``bm25(1, 1, 1, 1, 0, 0)``: the text columns
+(caption, tags, name, folder) score, the machine columns ``taken`` (date tokens) and ``tagkeys``
+(one token per tag, ``db.tag_key``) do not, so a filter on them never changes a score (a word
+found only there scores 0).
 
 Ranking every match costs 1-3 microseconds a row: 120-290 ms for a word found in 100,000 of 1M
 photos. FTS5's bm25 depends on a document only through the query terms' frequencies (tf) and the
@@ -14,12 +17,13 @@ document's total length D: ``idf * tf*(k1+1) / (tf + k1*(1-b+b*D/avgdl))``. The 
 each photo's FTS document under rowid ``(key << 32) | photo_id`` (``photos.fts_key``) where key
 decreases with that formula evaluated for the document's most repeated word (no stop word, no
 number) over its D, with a fixed avgdl guess: FTS5, which walks matches lazily in rowid order,
-yields first the documents bm25 is likely to rank first. So:
+yields first the documents bm25 is likely to rank first. So, with k = ``CANDIDATES`` doubled until
+it is at least ``2 * (offset + limit)`` (consecutive pages share their candidates):
 
-1. A probe (``... ORDER BY rowid LIMIT 1 OFFSET k-1``, same MATCH and filters, no ranking) finds
-   the k-th matching rowid, k = ``CANDIDATES`` doubled until it is at least ``2 * (offset + limit)``
-   (so consecutive pages share their candidates); a second probe that
-   resumes after it tells whether the match set exceeds ``EXACT_LIMIT``.
+1. The match set is sized without ranking: a cheap superset first where there is one (a phrase's
+   words that are no stop word: ``"sitting on a bench"`` -> ``sitting AND bench``; if that has at
+   most ``EXACT_LIMIT`` rows, so has the phrase), else probes (``... ORDER BY rowid LIMIT 1
+   OFFSET k-1``, then one resuming after it up to ``EXACT_LIMIT``) or the collection below.
 2. A match set of at most ``EXACT_LIMIT`` rows (or of fewer than k) is ranked exactly: the result
    is the exact bm25 order.
 3. A larger one is ranked only over its k first documents in key order (``rowid <= k-th rowid``):
@@ -28,22 +32,39 @@ yields first the documents bm25 is likely to rank first. So:
    matches several of the document's words at once (``cat OR dog`` on "a cat and a dog", a prefix
    ``surf*`` matching surfer and surfboard, two AND-ed words), and when many documents repeat some
    *other* word (several captions) so that they fill the k candidates although the query word is
-   in them once (an untagged adjective such as ``white``). The benchmark (benchmarks/search.py)
-   reports the overlap with the exact top 50; ``search(..., exact=True)`` always ranks everything.
+   in them once (an untagged adjective such as ``white``: top-50 overlap 0 in the benchmark). The
+   benchmark (benchmarks/search.py) reports the overlap with the exact top 50;
+   ``search(..., exact=True)`` always ranks everything.
 
-Filters. The FTS5 iteration itself is cheap (~0.05 us a row); bm25 (~2 us) and a join to
-photos (~1-2.5 us, a random B-tree lookup) are not. So a filtered query first *collects* the
-rowids that pass, in rowid order, with a narrowed MATCH: ``folder:`` is exactly an FTS5 column
-phrase (``{folder} : "..."``), ``after:``/``before:`` exactly an OR of the year, month and day
-tokens of the ``taken`` column (``y2019 m201907 d20190704``, ``db.taken_tokens``) covering the
-range, ``tag:`` adds its superset ``{tags} : "..."``, ``path:`` the whole words it implies; then
-exact checks (tag EXISTS, status, path LIKE) run on those rows only. It stops at
-``max(k, EXACT_LIMIT + 1)`` rows: at most EXACT_LIMIT are all ranked (exact), more are cut to the
-k first (approximate). The ranking then runs on the query's own MATCH (filters never change the
-score) restricted to those rowids (a rowid range plus an IN set). Photos whose taken_at is not a
-full ``YYYY-MM-DD...`` date have no date tokens and are not found by date filters on this path.
+Filters become FTS5 conditions where they can: ``tag:X`` is exactly ``{tagkeys} : t<hex of X>``
+(``-tag:`` its NOT), ``folder:`` exactly a ``{folder}`` column phrase, ``after:``/``before:``
+exactly an OR of the year, month and day tokens of ``taken`` (``y2019 m201907 d20190704``,
+``db.taken_tokens``) covering the range, or NOT the tokens of the rest of the library's years
+plus ``ynone`` (documents without a full date) when that covers fewer documents (an OR walks
+every one of its doclists). ``path:`` adds the whole words it implies; status and the path
+substring are SQL checks on photos (a join, ~1.5 us a row: a random B-tree lookup).
+
+Two plans. *Direct*: the narrowed MATCH is the query's positive terms plus tag tokens (which
+score nothing), no exclusion, date or SQL check: one statement ranks it (``rowid <= k-th`` when
+approximate). *Collected*: otherwise the matching rowids are collected in rowid order (one pass
+when rows are costly: SQL checks, date ORs; else k rows, a probe, then the rest up to
+``EXACT_LIMIT``) and ranked by ``rank_match``, the positive terms plus the tag tokens, restricted
+to them (a rowid range plus an IN set). Filters never change the score and excluded phrases have
+no instance in a matching row, so this is the query's own bm25; leaving the exclusions, dates and
+folder phrases out of the ranked MATCH matters because bm25 computes each phrase's idf by walking
+its whole doclist.
+
+What stays slow (1M photos, 2 shared cores): ``path:`` with a value that is no whole word
+(``path:DSC0 cat``, ~60-80 ms) checks every row of the word's match set against photos.path;
+a phrase of very common words (``"sitting on a bench"``, ~30 ms) is walked twice by FTS5 (the
+match, then bm25's idf), each walk stepping through the doclists of "on" and "a"; a ``folder:``
+filter ranks over the words' whole match set with an IN test (``folder:2019 dog``, ~25 ms); and
+an exact set near ``EXACT_LIMIT`` costs ~2-3 us a row of bm25 (~20-25 ms at 10,000).
+
 A query with only filters lists from the photos table, driven by the most selective filter when
-one is small (a capped count decides), else by the taken_at index, newest first.
+one is small (a capped count decides), else by the taken_at index, newest first (tags are
+``tagkeys`` phrases there when that folds an exclusion into one FTS5 MATCH). Missing photos have
+no FTS document: their words are matched in Python over the (status, taken_at) index.
 
 Captions and tags are fetched for the returned page only, one query each.
 """
