@@ -427,9 +427,10 @@ def _weight(tokens: list[str]) -> float:
 
 
 def _taken_fts(conn: sqlite3.Connection, after: str | None, before: str | None
-               ) -> tuple[str, bool] | None:
-    """The date filters as an FTS5 phrase set on the `taken` column (db.taken_tokens) and whether
-    it is to be excluded (NOT) rather than required, or None (then SQL tests taken_at).
+               ) -> tuple[str, bool, float] | None:
+    """The date filters as an FTS5 phrase set on the `taken` column (db.taken_tokens), whether
+    it is to be excluded (NOT) rather than required, and its `_weight`; or None (then SQL tests
+    taken_at).
 
     The days [after, before) are covered by whole years, then months, then days (at most ~90
     tokens plus the years); open ends stop at the library's first and last years (two index
@@ -460,8 +461,8 @@ def _taken_fts(conn: sqlite3.Connection, after: str | None, before: str | None
     except (ValueError, OverflowError):
         return None                                     # SQL does it
     if rest is not None and _weight(rest) - 0.5 < _weight(tokens):
-        return "{taken} : (" + " OR ".join(rest) + ")", True
-    return "{taken} : (" + (" OR ".join(tokens) if tokens else '"none"') + ")", False
+        return "{taken} : (" + " OR ".join(rest) + ")", True, _weight(rest)
+    return "{taken} : (" + (" OR ".join(tokens) if tokens else '"none"') + ")", False, _weight(tokens)
 
 
 class _Filters:
@@ -481,6 +482,7 @@ class _Filters:
         self.fts_not: list[str] = []        # FTS5 conditions the filters exclude
         self.fts_tags: list[str] = []       # the tag phrases (part of fts_neutral): one token each
         self.dates = False                  # the date filters are FTS5 phrases
+        self.cheap_dates = False            # ... required, covering at most ~3 years
         self.clauses: list[str] = []        # on photos p (need the join)
         self.params: list[Any] = []
         self.fts_checks: list[str] = []     # on the FTS row only (no join)
@@ -524,6 +526,9 @@ class _Filters:
         if dates is not None:
             (self.fts_not if dates[1] else self.fts_neutral).append(dates[0])
             self.dates = True
+            # A few years of required tokens are cheap enough to rank with (bm25 walks each
+            # phrase's doclist once for its idf).
+            self.cheap_dates = not dates[1] and dates[2] <= 3
         else:
             if pq.after is not None:
                 self.clauses.append("p.taken_at >= ?")

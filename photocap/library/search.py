@@ -114,9 +114,8 @@ class _Plan:
         # MATCH that finds the rows: bm25 reads each phrase's whole doclist for its idf.
         self.rank_match = " AND ".join(
             [f"({pq.positive_expression()})", *(f"({t})" for t in f.fts_tags)])
-        self.dates = f.dates                          # a date range: an OR of many doclists
         # One statement does it all when the narrowed MATCH is just that.
-        self.direct = (f.neutral and not f.dates and not f.fts_not
+        self.direct = (f.neutral and (not f.dates or f.cheap_dates) and not f.fts_not
                        and not pq.excluded and not f.clauses and not f.fts_checks)
         # CROSS JOIN keeps FTS5 the outer loop: the join key is an expression on its rowid.
         self.join = (f" CROSS JOIN photos p ON p.id = (photo_fts.rowid & {_MASK})"
@@ -219,7 +218,7 @@ def _fts_ids(conn: sqlite3.Connection, plan: _Plan, limit: int, offset: int, exa
         rowids = plan.collect(conn, -1)
     else:
         k = _candidates(offset + limit)
-        if plan.join or plan.dates:                   # costly rows: each is visited once
+        if plan.join:                                 # SQL checks: each row checked once
             rowids = plan.collect(conn, max(k, EXACT_LIMIT + 1))
             if len(rowids) > EXACT_LIMIT:
                 rowids = rowids[:k]                   # approximate: the k first in key order
