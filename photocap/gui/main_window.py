@@ -139,7 +139,9 @@ class MainWindow(QMainWindow):
         self.details.save_requested.connect(self._save_edit)
         self.details.recaption_requested.connect(self.recaption)
         self.details.options_requested.connect(lambda: self.open_settings("captions"))
-        self.ask_panel.ask_requested.connect(self.services.worker.ask)
+        # Direct: the worker's thread is busy in its loop, so a queued call would never run;
+        # ask() only puts the question in a thread-safe queue.
+        self.ask_panel.ask_requested.connect(self.services.worker.ask, Qt.ConnectionType.DirectConnection)
         self.status.pause_toggled.connect(self.set_paused)
 
         worker = self.services.worker

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 
-from PySide6.QtCore import QObject, QSize, QThread, QThreadPool
+from PySide6.QtCore import QObject, QSize, Qt, QThread, QThreadPool
 
 from photocap.config import Settings
 from photocap.gui.grid import THUMB_BOX
@@ -39,7 +39,8 @@ class AppServices(QObject):
         self.worker_thread.setObjectName("photocap-caption-worker")
         self.worker.moveToThread(self.worker_thread)
         self.worker_thread.started.connect(self.worker.run)
-        self.worker.finished.connect(self.worker_thread.quit)
+        # Direct: the GUI thread may be blocked in wait() for this very thread to end.
+        self.worker.finished.connect(self.worker_thread.quit, Qt.ConnectionType.DirectConnection)
         self.watching = FolderWatching(self.db_path, settings, self.wake)
         self.started = False
         self._stopped = False

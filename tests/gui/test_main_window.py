@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 
 import pytest
-from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
-from PySide6.QtGui import QDropEvent, QImage, QPixmap
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage, QPixmap
 from PySide6.QtWidgets import QApplication
 
 from photocap import config
@@ -51,9 +51,12 @@ def test_empty_library_welcomes_and_a_dropped_folder_gets_captioned(qtbot, open_
 
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(photo_dir))])
-    drop = QDropEvent(QPointF(50, 50), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                      Qt.KeyboardModifier.NoModifier)
-    QApplication.sendEvent(window, drop)
+    enter = QDragEnterEvent(QPoint(50, 50), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                            Qt.KeyboardModifier.NoModifier)
+    window.dragEnterEvent(enter)                 # Qt routes real drags only from a real drag manager
+    assert enter.isAccepted()
+    window.dropEvent(QDropEvent(QPointF(50, 50), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                                Qt.KeyboardModifier.NoModifier))
 
     qtbot.waitUntil(lambda: window.pages.currentWidget() is window.library_page, timeout=WAIT)
     qtbot.waitUntil(lambda: all_captioned(window, 4), timeout=WAIT)
@@ -119,7 +122,7 @@ def test_asking_a_question_shows_an_answer(qtbot, open_window, library, conn):
     qtbot.keyClicks(window.ask_panel.question, "what colour is it?")
     qtbot.keyClick(window.ask_panel.question, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
     assert window.ask_panel.busy.isVisibleTo(window.ask_panel)
-    qtbot.waitUntil(lambda: photos.questions(conn, photo_id), timeout=WAIT)
+    qtbot.waitUntil(lambda: len(photos.questions(conn, photo_id)) == 1, timeout=WAIT)
     qtbot.waitUntil(lambda: not window.ask_panel.busy.isVisibleTo(window.ask_panel), timeout=WAIT)
     question, answer = photos.questions(conn, photo_id)[0]
     assert question == "what colour is it?"
