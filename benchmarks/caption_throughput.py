@@ -5,11 +5,12 @@ Uses blip-base's real weights when they are downloaded, else the same architectu
 generated 12 MP JPEGs (4000x3000, quality 90).
 
 - baseline: the model card loop, one photo at a time, fp32 (PIL open + convert, processor, generate, decode).
-- photocap: Captioner.caption_paths with its automatic precision and the given batch size, then forced
-  to fp32 so the pipeline's gain shows apart from the precision's.
+- photocap: Captioner.caption_paths with its automatic precision and the given batch size, and forced
+  to fp32 too, so that the pipeline's gain shows apart from the precision's.
 - on CUDA also fp16 at the best of batch sizes 8 to 128.
 
-Each run is a child process, so its peak memory (RSS) is its own. The last line is one JSON object.
+Each contender is its own process, so its peak memory (RSS) is its own; they take turns, one batch of
+photos each, so that other work on the machine slows them alike. The last line is one JSON object.
 """
 
 from __future__ import annotations
@@ -46,14 +47,12 @@ def make_photos(folder: Path, count: int) -> list[Path]:
         im = Image.merge("RGB", channels)
         draw = ImageDraw.Draw(im)
         for _ in range(12):
-            x, y = rnd.randrange(size[0]), rnd.randrange(size[1])
-            r = rnd.randrange(100, 900)
+            x, y, r = rnd.randrange(size[0]), rnd.randrange(size[1]), rnd.randrange(100, 900)
             draw.ellipse((x - r, y - r, x + r, y + r), fill=tuple(rnd.randrange(256) for _ in range(3)))
         im = im.filter(ImageFilter.GaussianBlur(3))
         noise = Image.merge("RGB", [Image.effect_noise(size, 40) for _ in range(3)])
-        im = Image.blend(im, noise, 0.15)
         path = folder / f"IMG_{i:04d}.jpg"
-        im.save(path, quality=90)
+        Image.blend(im, noise, 0.15).save(path, quality=90)
         paths.append(path)
     return paths
 
@@ -75,8 +74,8 @@ def model_folder(scratch: Path) -> tuple[Path, str]:
     text = config.text_config
     # A word-piece vocabulary with BLIP's ids where they matter: [PAD] 0, [SEP] 102, [DEC] 30522.
     vocab = [f"w{i}" for i in range(text.vocab_size)]
-    vocab[0], vocab[100], vocab[101], vocab[text.sep_token_id], vocab[103] = "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"
-    vocab[text.bos_token_id], vocab[text.bos_token_id + 1] = "[DEC]", "[ENC]"
+    vocab[0], vocab[100], vocab[101], vocab[103] = "[PAD]", "[UNK]", "[CLS]", "[MASK]"
+    vocab[text.sep_token_id], vocab[text.bos_token_id], vocab[text.bos_token_id + 1] = "[SEP]", "[DEC]", "[ENC]"
     vocab_file = scratch / "vocab.txt"
     vocab_file.write_text("\n".join(vocab) + "\n", encoding="utf-8")
     tokenizer = BertTokenizer(str(vocab_file), bos_token="[DEC]")  # positional: vocab_file= is ignored
@@ -86,12 +85,11 @@ def model_folder(scratch: Path) -> tuple[Path, str]:
     return folder, "random weights, blip-base architecture"
 
 
-# ---- runs (each in its own process) ----------------------------------------------------------------
+# ---- contenders: each a child process that captions the lists of photos it is sent ----------------
 
 
-def run_baseline(folder: Path, paths: list[Path], device: str) -> None:
+def baseline(folder: Path, device: str, warm: Path):
     """The model card's loop: one image at a time, fp32."""
-    import torch
     from transformers import BlipForConditionalGeneration, BlipProcessor
 
     processor = BlipProcessor.from_pretrained(folder)
@@ -103,11 +101,11 @@ def run_baseline(folder: Path, paths: list[Path], device: str) -> None:
         out = model.generate(**inputs, max_new_tokens=NEW_TOKENS, min_new_tokens=NEW_TOKENS, num_beams=1)
         return processor.decode(out[0], skip_special_tokens=True)
 
-    caption(paths[0])  # warm-up
-    _timed(lambda: [caption(p) for p in paths], len(paths), "fp32", 1, device, torch)
+    caption(warm)
+    return (lambda paths: [caption(p) for p in paths]), "fp32", 1
 
 
-def run_photocap(folder: Path, paths: list[Path], device: str, precision: str, batch_size: int, workers: int) -> None:
+def photocap(folder: Path, device: str, warm: Path, precision: str, batch_size: int, workers: int):
     import torch
 
     from photocap.library.images import open_image
@@ -117,38 +115,41 @@ def run_photocap(folder: Path, paths: list[Path], device: str, precision: str, b
     loaded = load(str(folder), device=device, precision=precision)
     options = CaptionOptions(num_beams=1, min_new_tokens=NEW_TOKENS, max_new_tokens=NEW_TOKENS, repetition_penalty=1.0)
     captioner = Captioner(loaded, options, batch_size=batch_size)
-    warm = [open_image(p, max_side=2 * loaded.image_size) for p in paths[:batch_size]]
-    captioner.caption_images(warm)  # warm-up: one batch of the real shape
+    captioner.caption_images([open_image(warm, max_side=2 * loaded.image_size)] * batch_size)
 
-    def work():
+    def caption(paths):
         results = list(captioner.caption_paths(paths, decode_workers=workers))
-        assert all(isinstance(r, list) for _, r in results)
+        assert all(isinstance(r, list) for _, r in results), results
 
-    precision_name = {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[loaded.dtype]
-    _timed(work, len(paths), precision_name, batch_size, loaded.device, torch)
+    names = {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}
+    return caption, names[loaded.dtype], batch_size
 
 
-def _timed(work, count: int, precision: str, batch_size: int, device: str, torch) -> None:
-    cpu0 = _cpu_seconds()
-    start = time.perf_counter()
-    work()
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-    seconds = time.perf_counter() - start
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    result = {
-        "images": count,
-        "seconds": round(seconds, 2),
-        "ips": round(count / seconds, 4),
-        "cpu_seconds": round(_cpu_seconds() - cpu0, 1),
-        "precision": precision,
-        "batch_size": batch_size,
-        "device": device,
-        "peak_rss_mb": round(peak_kb / 1024),
-    }
-    if device.startswith("cuda"):
-        result["peak_gpu_mb"] = round(torch.cuda.max_memory_allocated() / 2**20)
-    print("RESULT " + json.dumps(result), flush=True)
+def serve(args: argparse.Namespace) -> None:
+    """Child side: load and warm up, then caption each JSON list of paths read from stdin."""
+    import torch
+
+    if args.child == "baseline":
+        caption, precision, batch_size = baseline(args.folder, args.device, args.warm)
+    else:
+        caption, precision, batch_size = photocap(
+            args.folder, args.device, args.warm, args.precision, args.batch_size, args.decode_workers
+        )
+    print("READY", flush=True)
+    for line in sys.stdin:
+        paths = [Path(p) for p in json.loads(line)]
+        cpu, start = _cpu_seconds(), time.perf_counter()
+        caption(paths)
+        if args.device.startswith("cuda"):
+            torch.cuda.synchronize()
+        seconds = time.perf_counter() - start
+        print("RESULT " + json.dumps({"images": len(paths), "seconds": seconds, "cpu_seconds": _cpu_seconds() - cpu}),
+              flush=True)
+    peak = {"precision": precision, "batch_size": batch_size,
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+    if args.device.startswith("cuda"):
+        peak["peak_gpu_mb"] = round(torch.cuda.max_memory_allocated() / 2**20)
+    print("DONE " + json.dumps(peak), flush=True)
 
 
 def _cpu_seconds() -> float:
@@ -156,25 +157,65 @@ def _cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-# ---- driver ------------------------------------------------------------------------------------------
+class Contender:
+    """Driver side of one child process."""
+
+    def __init__(self, args: argparse.Namespace, mode: str, warm: Path, **options):
+        command = [sys.executable, __file__, "--child", mode, "--folder", str(args.folder), "--device", args.device,
+                   "--decode-workers", str(args.decode_workers), "--warm", str(warm)]
+        for key, value in options.items():
+            command += [f"--{key.replace('_', '-')}", str(value)]
+        self.mode = mode
+        self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.totals = {"images": 0, "seconds": 0.0, "cpu_seconds": 0.0}
+        self._expect("READY")
+
+    def caption(self, paths: list[Path]) -> None:
+        self.proc.stdin.write(json.dumps([str(p) for p in paths]) + "\n")
+        self.proc.stdin.flush()
+        result = json.loads(self._expect("RESULT "))
+        for key in self.totals:
+            self.totals[key] += result[key]
+
+    def finish(self) -> dict:
+        self.proc.stdin.close()
+        report = {**self.totals, **json.loads(self._expect("DONE "))}
+        self.proc.wait()
+        report["ips"] = report["images"] / report["seconds"]
+        return report
+
+    def _expect(self, prefix: str) -> str:
+        for line in self.proc.stdout:
+            if line.startswith(prefix):
+                return line[len(prefix):]
+        sys.exit(f"the {self.mode} run stopped unexpectedly (its error is above)")
 
 
-def child(args: argparse.Namespace, mode: str, paths: list[Path], **extra) -> dict:
-    command = [sys.executable, __file__, "--child", mode, "--folder", str(args.folder), "--device", args.device,
-               "--decode-workers", str(args.decode_workers)]
-    for key, value in extra.items():
-        command += [f"--{key.replace('_', '-')}", str(value)]
-    command += ["--paths", *map(str, paths)]
-    done = subprocess.run(command, capture_output=True, text=True)
-    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
-    if done.returncode != 0 or not lines:
-        sys.exit(f"{mode} run failed:\n{done.stderr[-3000:]}")
-    return json.loads(lines[-1][len("RESULT "):])
+def take_turns(contenders: list[Contender], paths: list[Path], chunk: int) -> list[dict]:
+    for start in range(0, len(paths), chunk):
+        for contender in contenders:
+            contender.caption(paths[start : start + chunk])
+    return [c.finish() for c in contenders]
 
 
 def show(label: str, r: dict) -> None:
-    print(f"{label:<34} {r['ips']:.3f} images/s  ({r['seconds'] / r['images']:.2f} s/image, {r['precision']}, "
-          f"batch {r['batch_size']}, {r['cpu_seconds']} CPU s, peak RSS {r['peak_rss_mb']} MB)", flush=True)
+    print(f"{label:<28} {r['ips']:.3f} images/s  ({r['seconds'] / r['images']:.2f} s/image, {r['precision']}, "
+          f"batch {r['batch_size']}, {r['cpu_seconds'] / r['images']:.1f} CPU s/image, "
+          f"peak RSS {r['peak_rss_mb']} MB)", flush=True)
+
+
+def cuda_sweep(args: argparse.Namespace, paths: list[Path]) -> dict:
+    """fp16 at batch sizes 8..128, each over several batches (the same files again where needed)."""
+    best = None
+    for batch_size in (8, 16, 32, 64, 128):
+        many = [paths[i % len(paths)] for i in range(max(len(paths), 4 * batch_size))]
+        contender = Contender(args, "photocap", paths[0], precision="fp16", batch_size=batch_size)
+        (r,) = take_turns([contender], many, len(many))
+        show(f"photocap fp16, batch {batch_size}", r)
+        if best is None or r["ips"] > best["ips"]:
+            best = r
+    return {"cuda_fp16_best_ips": round(best["ips"], 3), "cuda_fp16_best_batch": best["batch_size"],
+            "cuda_fp16_peak_gpu_mb": best.get("peak_gpu_mb")}
 
 
 def main() -> None:
@@ -184,18 +225,17 @@ def main() -> None:
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     parser.add_argument("--decode-workers", type=int, help="photocap's JPEG decoding threads (default: 2 on CPU, "
                         "one per core up to 16 on a GPU, which would otherwise wait for JPEGs)")
-    parser.add_argument("--child", choices=["baseline", "photocap"], help=argparse.SUPPRESS)
-    parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
-    parser.add_argument("--precision", default="auto", help=argparse.SUPPRESS)
-    parser.add_argument("--paths", nargs="*", type=Path, help=argparse.SUPPRESS)
+    for hidden in ("--child", "--folder", "--precision", "--warm"):
+        parser.add_argument(hidden, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        args.folder, args.warm, args.batch_size = Path(args.folder), Path(args.warm), int(args.batch_size)
+        args.decode_workers = int(args.decode_workers)
+        return serve(args)
 
-    if args.child == "baseline":
-        return run_baseline(args.folder, args.paths, args.device)
-    if args.child == "photocap":
-        return run_photocap(args.folder, args.paths, args.device, args.precision, args.batch_size, args.decode_workers)
+    import torch
 
-    from photocap.vision.loader import choose_device
+    from photocap.vision.loader import choose_device, choose_dtype
 
     args.device = choose_device(args.device)
     if args.decode_workers is None:
@@ -210,29 +250,33 @@ def main() -> None:
         print(f"model: {weights}; device {args.device}; {os.cpu_count()} CPUs; "
               f"{NEW_TOKENS} new tokens per caption, greedy", flush=True)
 
-        baseline = child(args, "baseline", paths)
-        show("baseline (model card loop)", baseline)
-        auto = child(args, "photocap", paths, batch_size=args.batch_size, precision="auto")
+        contenders = [Contender(args, "baseline", paths[0]),
+                      Contender(args, "photocap", paths[0], precision="auto", batch_size=args.batch_size)]
+        if choose_dtype(args.device) != torch.float32:
+            contenders.append(Contender(args, "photocap", paths[0], precision="fp32", batch_size=args.batch_size))
+        results = take_turns(contenders, paths, args.batch_size)
+        base, auto = results[0], results[1]
+        fp32 = results[2] if len(results) > 2 else auto
+        show("baseline (model card loop)", base)
         show("photocap (auto precision)", auto)
-        if auto["precision"] == "fp32":
-            fp32 = auto
-            print("photocap forced to fp32: auto already chose fp32 here", flush=True)
-        else:
-            fp32 = child(args, "photocap", paths, batch_size=args.batch_size, precision="fp32")
+        if len(results) > 2:
             show("photocap (forced fp32)", fp32)
-
+        else:
+            print("photocap forced to fp32: the same run, auto chose fp32 here")
         report = {
             "device": args.device,
             "weights": weights,
             "images": len(paths),
             "batch_size": args.batch_size,
-            "baseline_ips": baseline["ips"],
-            "photocap_ips": auto["ips"],
-            "ratio": round(auto["ips"] / baseline["ips"], 2),
+            "baseline_ips": round(base["ips"], 4),
+            "photocap_ips": round(auto["ips"], 4),
+            "ratio": round(auto["ips"] / base["ips"], 2),
             "photocap_precision": auto["precision"],
-            "photocap_fp32_ips": fp32["ips"],
-            "ratio_fp32": round(fp32["ips"] / baseline["ips"], 2),
-            "baseline_peak_rss_mb": baseline["peak_rss_mb"],
+            "photocap_fp32_ips": round(fp32["ips"], 4),
+            "ratio_fp32": round(fp32["ips"] / base["ips"], 2),
+            "baseline_cpu_s_per_image": round(base["cpu_seconds"] / base["images"], 2),
+            "photocap_cpu_s_per_image": round(auto["cpu_seconds"] / auto["images"], 2),
+            "baseline_peak_rss_mb": base["peak_rss_mb"],
             "photocap_peak_rss_mb": auto["peak_rss_mb"],
         }
         if args.device.startswith("cuda"):
@@ -240,19 +284,6 @@ def main() -> None:
     print(f"photocap / baseline: {report['ratio']}x ({report['photocap_precision']}), "
           f"{report['ratio_fp32']}x in fp32 (goal on CPU: 3.5x)")
     print(json.dumps(report))
-
-
-def cuda_sweep(args: argparse.Namespace, paths: list[Path]) -> dict:
-    """fp16 at batch sizes 8..128; enough photos (the same files again) for several batches of each."""
-    best = None
-    for batch_size in (8, 16, 32, 64, 128):
-        many = [paths[i % len(paths)] for i in range(max(len(paths), 4 * batch_size))]
-        r = child(args, "photocap", many, batch_size=batch_size, precision="fp16")
-        show(f"photocap fp16, batch {batch_size}", r)
-        if best is None or r["ips"] > best["ips"]:
-            best = r
-    return {"cuda_fp16_best_ips": best["ips"], "cuda_fp16_best_batch": best["batch_size"],
-            "cuda_fp16_peak_gpu_mb": best.get("peak_gpu_mb")}
 
 
 if __name__ == "__main__":

@@ -10,8 +10,14 @@ from PIL import Image
 
 from photocap.vision.loader import load
 
-# Tiny models gain nothing from threads, and spinning threads crawl when other jobs share the cores.
-torch.set_num_threads(1)
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """Tiny models gain nothing from threads, and spinning threads crawl when other jobs share the cores."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="session")
