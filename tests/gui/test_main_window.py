@@ -225,6 +225,8 @@ def test_screenshot_of_the_main_window(qtbot, open_window, library, tmp_path):
     qtbot.waitUntil(lambda: all_captioned(window, 4), timeout=WAIT)
     qtbot.waitUntil(lambda: all(isinstance(window.model.data(window.model.index(r), Qt.ItemDataRole.DecorationRole),
                                            QPixmap) for r in range(4)), timeout=WAIT)
+    qtbot.waitUntil(lambda: "4 captioned · online" in window.sidebar.folders.item(0).text()
+                    and window.sidebar.tags.count() > 0, timeout=WAIT)
     select_row(qtbot, window, 0)
     qtbot.waitUntil(lambda: window.details.preview.pixmap() is not None
                     and not window.details.preview.pixmap().isNull(), timeout=WAIT)
