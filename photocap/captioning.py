@@ -58,6 +58,16 @@ class Progress:
                 f"{self.rate_per_minute:.1f} photos/min{left}")
 
 
+def usable_captions(captions: list[str]) -> list[str]:
+    """Captions worth keeping: not empty, each once (beams can end in the same words)."""
+    seen: dict[str, None] = {}
+    for text in captions:
+        text = " ".join(text.split())
+        if text:
+            seen.setdefault(text, None)
+    return list(seen)
+
+
 def _duration(seconds: float) -> str:
     seconds = int(seconds)
     if seconds < 90:
@@ -140,6 +150,12 @@ class CaptionLoop:
                     continue
                 if not jobs.owns(self.conn, self.worker, job.photo_id):
                     continue                             # our lease ran out; the new owner writes
+                outcome = usable_captions(outcome)
+                if not outcome:
+                    reason = "the model wrote no caption for this photo"
+                    jobs.fail(self.conn, self.worker, job.photo_id, reason, transient=False)
+                    results.append(CaptionResult(job.photo_id, job.path, error=reason))
+                    continue
                 tag_list = tags_from_captions(outcome)
                 photos.set_auto_captions(self.conn, job.photo_id, outcome, model=model,
                                          options=options, tags=tag_list)

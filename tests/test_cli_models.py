@@ -47,7 +47,9 @@ def test_caption_files_json_without_touching_a_library(tmp_path, pics, tiny_blip
                      "--num-captions", "2", *FAST]) == 0
     out = json.loads(capsys.readouterr().out)
     assert [o["path"] for o in out] == files
-    assert all(len(o["captions"]) == 2 and all(c.strip() for c in o["captions"]) for o in out)
+    # Two beams each; a random tiny model may end both in the same words, which are kept once.
+    assert all(1 <= len(o["captions"]) <= 2 and all(c.strip() for c in o["captions"]) for o in out)
+    assert any(len(o["captions"]) == 2 for o in out)
     cli.main(["--db", str(db), "status", "--json"])
     assert json.loads(capsys.readouterr().out)["photos"] == 0
 

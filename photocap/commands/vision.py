@@ -7,6 +7,7 @@ import json
 import os
 import sys
 
+from photocap.captioning import usable_captions
 from photocap.commands import options
 from photocap.library import paths
 
@@ -38,6 +39,8 @@ def cmd_caption(args, engine) -> int:
     failures = 0
     results = []
     for path, outcome in engine.caption_files(args.images):
+        if not isinstance(outcome, Exception):
+            outcome = usable_captions(outcome) or ValueError("the model wrote no caption")
         if isinstance(outcome, Exception):
             failures += 1
             print(f"photocap: {paths.display(path)}: {getattr(outcome, 'reason', outcome)}", file=sys.stderr)

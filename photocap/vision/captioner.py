@@ -81,6 +81,19 @@ class Captioner:
         self.options = options or CaptionOptions()
         self.batch_size = batch_size
         self._generate_kwargs = self.options.generate_kwargs()
+        if suppressed := self._never_generated():
+            self._generate_kwargs["suppress_tokens"] = suppressed
+
+    def _never_generated(self) -> list[int]:
+        """Special tokens ([PAD], [UNK], [MASK], ...) are never words of a caption; the end token is
+        the only special a caption may produce. Suppressing the rest keeps captions made of words."""
+        tokenizer = getattr(self.loaded.processor, "tokenizer", None)
+        if tokenizer is None:
+            return []
+        ends = self.loaded.model.generation_config.eos_token_id
+        ends = set(ends if isinstance(ends, list) else [ends])
+        ends |= {tokenizer.sep_token_id, tokenizer.eos_token_id}
+        return sorted(set(tokenizer.all_special_ids) - ends - {None})
 
     def caption_images(self, images: list[Image.Image]) -> list[list[str]]:
         """`num_captions` captions for each RGB image, in order."""
