@@ -483,6 +483,7 @@ class _Filters:
         self.fts_tags: list[str] = []       # the tag phrases (part of fts_neutral): one token each
         self.dates = False                  # the date filters are FTS5 phrases
         self.cheap_dates = False            # ... required, covering at most ~3 years
+        self.scored_columns: set[str] = set()   # text columns that fts_exact/superset phrases use
         self.clauses: list[str] = []        # on photos p (need the join)
         self.params: list[Any] = []
         self.fts_checks: list[str] = []     # on the FTS row only (no join)
@@ -513,6 +514,7 @@ class _Filters:
                 target_params.append(tag)
         if pq.folders:
             self.fts_exact.append(_folder_fts(pq.folders))
+            self.scored_columns.add("folder")
         for term in pq.not_folders:
             self.fts_not.append("{folder} : " + term.fts())
         for values, negate in ((pq.paths, False), (pq.not_paths, True)):
@@ -521,7 +523,10 @@ class _Filters:
                 self.clauses.append(clause)
                 self.params += more
                 if not negate:
-                    self.fts_superset += _path_prefilter(value)
+                    implied = _path_prefilter(value)
+                    self.fts_superset += implied
+                    if implied:
+                        self.scored_columns |= {"folder", "name"}
         dates = _taken_fts(conn, pq.after, pq.before) if fts else None
         if dates is not None:
             (self.fts_not if dates[1] else self.fts_neutral).append(dates[0])

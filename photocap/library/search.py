@@ -44,9 +44,12 @@ plus ``ynone`` (documents without a full date) when that covers fewer documents 
 every one of its doclists). ``path:`` adds the whole words it implies; status and the path
 substring are SQL checks on photos (a join, ~1.5 us a row: a random B-tree lookup).
 
-Two plans. *Direct*: the narrowed MATCH is the query's positive terms plus tag tokens (which
-score nothing), no exclusion, date or SQL check: one statement ranks it (``rowid <= k-th`` when
-approximate). *Collected*: otherwise the matching rowids are collected in rowid order (one pass
+Plans. *Direct*: the narrowed MATCH is the query's positive terms plus tag tokens (which score
+nothing) and at most ~3 years of required date tokens, no exclusion or SQL check: one statement
+ranks it (``rowid <= k-th`` when approximate). *Unscored*: a ``folder:`` (or ``path:`` word)
+phrase scores in its column; when the set is ranked whole and one probe shows no match has a
+query term in those columns, ``bm25`` with those columns weighted 0 over the narrowed MATCH is
+the query's own bm25, in one statement. *Collected*: otherwise the matching rowids are collected in rowid order (one pass
 when rows are costly: SQL checks, date ORs; else k rows, a probe, then the rest up to
 ``EXACT_LIMIT``) and ranked by ``rank_match``, the positive terms plus the tag tokens, restricted
 to them (a rowid range plus an IN set). Filters never change the score and excluded phrases have
@@ -58,7 +61,8 @@ What stays slow (1M photos, 2 shared cores): ``path:`` with a value that is no w
 (``path:DSC0 cat``, ~60-80 ms) checks every row of the word's match set against photos.path;
 a phrase of very common words (``"sitting on a bench"``, ~30 ms) is walked twice by FTS5 (the
 match, then bm25's idf), each walk stepping through the doclists of "on" and "a"; a ``folder:``
-filter ranks over the words' whole match set with an IN test (``folder:2019 dog``, ~25 ms); and
+filter over a large set ranks k collected rows with an IN test over the words' matches in their
+rowid range (``folder:"beach trip" woman``, ~25-30 ms); and
 an exact set near ``EXACT_LIMIT`` costs ~2-3 us a row of bm25 (~20-25 ms at 10,000).
 
 A query with only filters lists from the photos table, driven by the most selective filter when
@@ -83,6 +87,9 @@ from photocap.library.query import (  # noqa: F401  (re-exported: the public que
     _Filters, _WordMatcher, _literal, parse)
 
 log = logging.getLogger(__name__)
+
+# photo_fts columns that score (weight 1 in its rank); taken and tagkeys follow with weight 0.
+_RANKED_COLUMNS = ("caption", "tags", "name", "folder")
 
 # Match sets up to this size are ranked exactly.
 EXACT_LIMIT = 10_000
@@ -122,11 +129,29 @@ class _Plan:
                      if f.clauses else "")
         self.where = " AND ".join(["photo_fts MATCH ?", *f.fts_checks, *f.clauses])
         self.params = [self.narrowed, *f.fts_params, *f.params]
+        # Folder (and path word) phrases score in their columns. Where no positive term of the
+        # query has an instance in those columns, bm25 with those columns weighted 0 over the
+        # narrowed MATCH is the query's own bm25: rank directly if that holds for every match.
+        self.unscored: str | None = None
+        if (not self.direct and f.scored_columns and not f.fts_not and not pq.excluded
+                and not f.clauses and not f.fts_checks and (not f.dates or f.cheap_dates)):
+            cols = sorted(f.scored_columns)
+            own = " OR ".join(t.fts() for group in pq.groups for t in group)
+            self.unscored = f"({self.narrowed}) AND ({{{' '.join(cols)}}} : ({own}))"
+            weights = ", ".join("0.0" if c in cols else "1.0" for c in _RANKED_COLUMNS)
+            self.unscored_rank = f"bm25(photo_fts, {weights}, 0.0, 0.0)"
         # A cheaper superset of the narrowed MATCH (for sizing the match set), when there is one.
         superset = pq.superset_expression()
         self.superset = None
         if superset is not None and not f.clauses and not f.fts_checks:
             self.superset = f.expression(superset)
+
+    def unscored_holds(self, conn: sqlite3.Connection) -> bool:
+        """No match has an instance of the query's terms in the scored filter columns (one
+        probe), so `unscored_rank` is the query's own bm25 on every match."""
+        return self.unscored is not None and conn.execute(
+            "SELECT 1 FROM photo_fts WHERE photo_fts MATCH ? LIMIT 1",
+            (self.unscored,)).fetchone() is None
 
     def small(self, conn: sqlite3.Connection, k: int) -> bool:
         """True when a cheap superset shows the match set is ranked whole: it has fewer than k
@@ -159,14 +184,15 @@ class _Plan:
         return [row[0] for row in conn.execute(sql, [*params, n])]
 
     def ranked(self, conn: sqlite3.Connection, limit: int, offset: int,
-               cut: int | None) -> list[tuple[int, float]]:
+               cut: int | None, rank_expr: str = "photo_fts.rank") -> list[tuple[int, float]]:
         """Direct plans: rank the narrowed matches (up to rowid `cut`) by their own bm25."""
-        sql = f"SELECT photo_fts.rowid, photo_fts.rank FROM photo_fts{self.join} WHERE {self.where}"
+        sql = (f"SELECT photo_fts.rowid, {rank_expr} AS r FROM photo_fts{self.join}"
+               f" WHERE {self.where}")
         params: list[Any] = list(self.params)
         if cut is not None:
             sql += " AND photo_fts.rowid <= ?"
             params.append(cut)
-        sql += " ORDER BY photo_fts.rank, photo_fts.rowid LIMIT ? OFFSET ?"
+        sql += " ORDER BY r, photo_fts.rowid LIMIT ? OFFSET ?"
         return [(rowid & _MASK, -rank) for rowid, rank in conn.execute(sql, [*params, limit, offset])]
 
     def ranked_among(self, conn: sqlite3.Connection, rowids: list[int], limit: int, offset: int
@@ -212,6 +238,12 @@ def _fts_ids(conn: sqlite3.Connection, plan: _Plan, limit: int, offset: int, exa
     if plan.direct:
         cut = None if exact or limit < 0 else _cutoff(conn, plan, offset + limit)
         return plan.ranked(conn, limit, offset, cut)
+    if plan.unscored is not None and (
+            exact or limit < 0 or _cutoff(conn, plan, offset + limit) is None
+    ) and plan.unscored_holds(conn):
+        # Ranked whole, in one statement. (A large set is better served below: bm25's idf walk
+        # of a folder phrase's words costs more than ranking k collected rows.)
+        return plan.ranked(conn, limit, offset, None, plan.unscored_rank)
     # Otherwise collect the matching rowids in rowid order (cheap: FTS5 narrows with the
     # filters' phrases, SQL checks the rest), then rank exactly those by the query's own bm25.
     if exact or limit < 0:

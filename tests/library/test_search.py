@@ -507,7 +507,11 @@ def test_filtered_order_equals_own_rank_order_with_python_filters(tmp_path):
     for pid, tag in conn.execute("SELECT photo_id, tag FROM tags"):
         tags.setdefault(pid, set()).add(tag)
     taken = dict(conn.execute("SELECT id, taken_at FROM photos"))
+    paths = dict(conn.execute("SELECT id, path FROM photos"))
     for query, keep in [
+            ("dog folder:a", lambda p: "/a/" in paths[p]),            # folder phrase unscored
+            ("lib dog folder:b", lambda p: "/b/" in paths[p]),        # a word in the folder too
+            ('"red ball" OR sky folder:c', lambda p: "/c/" in paths[p]),
             ("dog tag:cat", lambda p: "cat" in tags.get(p, ())),
             ("dog -tag:cat", lambda p: "cat" not in tags.get(p, ())),
             ("\"red ball\" -tag:sky", lambda p: "sky" not in tags.get(p, ())),
@@ -519,10 +523,14 @@ def test_filtered_order_equals_own_rank_order_with_python_filters(tmp_path):
         plain = [(r[0] & db.FTS_ID_MASK, -r[1]) for r in conn.execute(
             "SELECT rowid, rank FROM photo_fts WHERE photo_fts MATCH ? ORDER BY rank, rowid",
             (pq.match_expression(),))]
-        paths = dict(conn.execute("SELECT id, path FROM photos"))
         want = [(p, s) for p, s in plain if keep(p) and all(v in paths[p] for v in pq.paths)]
+        statements = []
+        conn.set_trace_callback(statements.append)
         got = search.ranked_ids(conn, query, limit=-1)
+        conn.set_trace_callback(None)
         assert got == want, query
+        unscored = any("bm25(photo_fts, 1.0, 1.0, 1.0, 0.0" in s for s in statements)
+        assert unscored == query.startswith(("dog folder", '"red ball" OR')), query
         assert search.ranked_ids(conn, query, limit=20) == want[:20], query
         assert search.count(conn, query) == len(want)
         assert want, query
