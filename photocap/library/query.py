@@ -445,16 +445,19 @@ def _taken_fts(conn: sqlite3.Connection, after: str | None, before: str | None
         hi = _day(before) if before is not None else None
         first = _year_of(conn, "min")
         last = _year_of(conn, "max")
-        if first is None or last is None:
-            return None                                 # no dated photo, or odd dates: SQL
-        start, end = _dt.date(first, 1, 1), _dt.date(last + 1, 1, 1)
+        try:
+            start, end = _dt.date(first, 1, 1), _dt.date(last + 1, 1, 1)
+        except (TypeError, ValueError, OverflowError):  # no dated photo, or odd dates
+            if lo is None or hi is None:
+                return None                             # SQL does it
+            start, end = lo, hi                         # the range itself; no complement
         lo = min(max(lo or start, start), end)
         hi = max(min(hi or end, end), start)
         tokens = _cover(lo, hi) if lo < hi else []
         if tokens is None:
             return None
         rest = None
-        if tokens:
+        if tokens and (start, end) != (lo, hi):
             before_lo, after_hi = _cover(start, lo), _cover(hi, end)
             if before_lo is not None and after_hi is not None:
                 rest = [UNDATED_TOKEN, *before_lo, *after_hi]
