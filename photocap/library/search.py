@@ -238,12 +238,13 @@ def _fts_ids(conn: sqlite3.Connection, plan: _Plan, limit: int, offset: int, exa
     if plan.direct:
         cut = None if exact or limit < 0 else _cutoff(conn, plan, offset + limit)
         return plan.ranked(conn, limit, offset, cut)
-    if plan.unscored is not None and (
-            exact or limit < 0 or _cutoff(conn, plan, offset + limit) is None
-    ) and plan.unscored_holds(conn):
-        # Ranked whole, in one statement. (A large set is better served below: bm25's idf walk
-        # of a folder phrase's words costs more than ranking k collected rows.)
-        return plan.ranked(conn, limit, offset, None, plan.unscored_rank)
+    large = False                                     # known to exceed EXACT_LIMIT
+    if plan.unscored is not None:
+        large = not (exact or limit < 0) and _cutoff(conn, plan, offset + limit) is not None
+        if not large and plan.unscored_holds(conn):
+            # Ranked whole, in one statement. (A large set is better served below: bm25's idf
+            # walk of a folder phrase's words costs more than ranking k collected rows.)
+            return plan.ranked(conn, limit, offset, None, plan.unscored_rank)
     # Otherwise collect the matching rowids in rowid order (cheap: FTS5 narrows with the
     # filters' phrases, SQL checks the rest), then rank exactly those by the query's own bm25.
     if exact or limit < 0:
@@ -256,7 +257,7 @@ def _fts_ids(conn: sqlite3.Connection, plan: _Plan, limit: int, offset: int, exa
                 rowids = rowids[:k]                   # approximate: the k first in key order
         else:                                         # probing past k is cheaper than fetching
             rowids = plan.collect(conn, k)
-            if len(rowids) == k and k <= EXACT_LIMIT and plan.probe(
+            if not large and len(rowids) == k and k <= EXACT_LIMIT and plan.probe(
                     conn, EXACT_LIMIT - k, after=rowids[-1]) is None:
                 rowids += plan.collect(conn, EXACT_LIMIT - k, after=rowids[-1])
     return plan.ranked_among(conn, rowids, limit, offset)
