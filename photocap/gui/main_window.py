@@ -4,6 +4,7 @@ the data comes through the model and the lanes, the work is done by the services
 from __future__ import annotations
 
 import os
+import time
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
@@ -29,6 +30,7 @@ from photocap.library import paths
 
 SEARCH_DEBOUNCE_MS = 250
 POLL_MS = 1000                  # how often the window looks for changes made by other threads
+REFRESH_SHARE = 0.25            # at most this share of the query lane's time goes to refreshes
 
 
 def local_folders(mime) -> list[str]:
@@ -54,6 +56,7 @@ class MainWindow(QMainWindow):
         self._query_token = 0
         self._data_version = None
         self._refreshing = False
+        self._refresh_started = self._next_refresh = 0.0
         self._restoring = False
         self._snapshot: library_reads.LibrarySnapshot | None = None
         self._build()
@@ -230,17 +233,22 @@ class MainWindow(QMainWindow):
         """Other threads and processes change the library: refresh what depends on it when it did."""
         self._show_folders()
         version = self.services.conn.execute("PRAGMA data_version").fetchone()[0]
-        if version != self._data_version and not self._refreshing:
+        if version != self._data_version and not self._refreshing and time.monotonic() >= self._next_refresh:
             self._data_version = version
             self.refresh()
 
     def refresh(self) -> None:
         self._refreshing = True
+        self._refresh_started = time.monotonic()
         self._run_query(self._query, keep_view=True)      # the grid first: it is what is seen
         self.services.queries.submit(library_reads.snapshot, self._apply_snapshot,
                                      lambda exc: setattr(self, "_refreshing", False))
 
     def _apply_snapshot(self, snap: library_reads.LibrarySnapshot) -> None:
+        # While the library keeps changing (a big batch, a scan), a large library is re-read
+        # less often: the lanes, and the interpreter the GUI thread shares, stay mostly free.
+        now = time.monotonic()
+        self._next_refresh = now + (now - self._refresh_started) * (1 / REFRESH_SHARE - 1)
         self._refreshing = False
         self._snapshot = snap
         self._show_folders()

@@ -238,3 +238,42 @@ def test_screenshot_of_the_main_window(qtbot, open_window, library, tmp_path):
     mean = sum(values) / len(values)
     variance = sum((v - mean) ** 2 for v in values) / len(values)
     assert variance > 200, f"the screenshot looks blank (variance {variance:.0f})"
+
+
+def test_a_tag_click_filters_and_recaptioning_keeps_the_users_caption(qtbot, open_window, library, conn):
+    first, second = [row[0] for row in conn.execute("SELECT id FROM photos ORDER BY id LIMIT 2")]
+    photos.add_user_tags(conn, first, ["lighthouse"])
+    photos.set_user_caption(conn, second, "my own words")
+    window = open_window(library)
+    qtbot.waitUntil(lambda: photos.counts(conn)["pending"] == 0, timeout=WAIT)
+
+    qtbot.waitUntil(lambda: any(window.sidebar.tags.item(i).text().startswith("lighthouse")
+                                for i in range(window.sidebar.tags.count())), timeout=WAIT)
+    item = next(window.sidebar.tags.item(i) for i in range(window.sidebar.tags.count())
+                if window.sidebar.tags.item(i).text().startswith("lighthouse"))
+    window.sidebar.tags.itemClicked.emit(item)
+    assert window.search.text() == "tag:lighthouse"
+    qtbot.waitUntil(lambda: window.model.rowCount() == 1 and window.model.photo_id(0) == first, timeout=WAIT)
+
+    window.search.clear()
+    qtbot.waitUntil(lambda: window.model.rowCount() == 4, timeout=WAIT)
+    select_row(qtbot, window, window.model.row_of(second))
+    before = {c.id for c in photos.captions(conn, second) if c.source == "auto"}
+    qtbot.mouseClick(window.details.recaption_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: photos.get(conn, second).status == "done" and before.isdisjoint(
+        c.id for c in photos.captions(conn, second) if c.source == "auto"), timeout=WAIT)
+    assert [c.text for c in photos.captions(conn, second) if c.source == "user"] == ["my own words"]
+    assert window.details.caption_edit.toPlainText() == "my own words"
+
+
+def test_removing_a_folder_forgets_its_photos_not_the_files(qtbot, open_window, library, conn, photo_dir,
+                                                           monkeypatch):
+    jobs.set_paused(conn, True)
+    window = open_window(library)
+    qtbot.waitUntil(lambda: window.sidebar.folders.count() == 1, timeout=WAIT)
+    monkeypatch.setattr(window, "confirm", lambda title, text: True)
+    window.sidebar.folders.setCurrentRow(0)
+    qtbot.mouseClick(window.sidebar.remove_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.pages.currentWidget() is window.welcome, timeout=WAIT)
+    assert photos.counts(conn)["photos"] == 0
+    assert len(list(photo_dir.glob("*.jpg"))) == 4
