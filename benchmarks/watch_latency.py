@@ -2,8 +2,9 @@
 
 1. Latency: from a file's last byte written to the photo being found by search with its caption,
    minus the time the model itself took to caption it (goal: under 2 s at the default settle time).
-2. Throughput: a burst of N files dropped into a watched folder, against `photocap index` of the
-   same files into a fresh library (ratio of photos per second; goal >= 0.9).
+2. Throughput: a burst of N files copied into a watched folder until all are captioned, against
+   copying the same files and running `photocap index` on them (ratio of photos per second;
+   goal >= 0.9). Both clocks start when the first file is copied.
 
 A tiny BLIP model (built here, as the tests do) keeps the model's share small, so the figures
 show the watching overhead. The last line is one JSON object.
@@ -29,7 +30,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 from photocap import config  # noqa: E402
 from photocap.engine import Engine  # noqa: E402
 from photocap.librarian import Librarian  # noqa: E402
-from photocap.library import photos, search  # noqa: E402
+from photocap.library import search  # noqa: E402
 from tiny_models import build_tiny_blip  # noqa: E402
 
 
@@ -81,8 +82,12 @@ class Running:
 
 
 def captioned(db_path: Path) -> int:
-    with Engine(config.Settings(db=str(db_path))) as engine:
-        return engine.status()["captioned"]
+    from photocap.library import db
+    conn = db.connect(db_path, readonly=True)
+    try:
+        return conn.execute("SELECT count(*) FROM photos WHERE status = 'done'").fetchone()[0]
+    finally:
+        conn.close()
 
 
 def main() -> None:
@@ -126,10 +131,13 @@ def main() -> None:
         lat_max = max(latencies)
 
         # -- throughput: photocap index ----------------------------------------------------------
+        # Both contenders start when the files start arriving: copied in, then indexed.
         burst_src = make_files(tmp / "burst-src", args.files, "b")
         index_dir = tmp / "index-pics"
-        shutil.copytree(tmp / "burst-src", index_dir)
+        index_dir.mkdir()
         t0 = time.perf_counter()
+        for src in burst_src:
+            shutil.copy(src, index_dir / src.name)
         with Engine(base.replace(db=str(tmp / "index.db"))) as e:
             e.index([str(index_dir)])
             e.caption_pending()

@@ -157,6 +157,8 @@ def schema_version(conn: sqlite3.Connection) -> int:
 
 def migrate(conn: sqlite3.Connection) -> int:
     """Apply the migrations this file has not seen yet, each in its own transaction."""
+    if schema_version(conn) == len(MIGRATIONS):
+        return len(MIGRATIONS)          # up to date: no write lock just for opening the library
     with write(conn):
         version = schema_version(conn)
         if version > len(MIGRATIONS):
