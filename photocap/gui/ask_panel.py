@@ -29,7 +29,7 @@ class AskPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel("<b>Ask about this photo</b>"))
         self.conversation = QTextBrowser()
-        self.conversation.setPlaceholderText("Questions you ask about this photo, and the answers, appear here.")
+        self.conversation.setPlaceholderText("Your questions about this photo, and the answers, appear here.")
         layout.addWidget(self.conversation, 1)
         self.busy = QProgressBar()
         self.busy.setRange(0, 0)                  # no percentage: just "working"

@@ -39,7 +39,8 @@ class Banner(QFrame):
         self.action.clicked.connect(lambda: self._on_action and self._on_action())
         self.hide()
 
-    def show_message(self, text: str, action_text: str = "", on_action: Callable[[], None] | None = None) -> None:
+    def show_message(self, text: str, action_text: str = "",
+                     on_action: Callable[[], None] | None = None) -> None:
         self.text.setText(text)
         self._on_action = on_action
         self.action.setText(action_text)

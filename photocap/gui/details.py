@@ -116,7 +116,7 @@ class DetailsPane(QWidget):
         buttons.addWidget(self.save_button)
         self.recaption_button = QPushButton("Re-caption")
         self.recaption_button.setToolTip("Caption this photo again with the current caption options")
-        self.recaption_button.clicked.connect(lambda: self._details and self.recaption_requested.emit(self._details.photo.id))
+        self.recaption_button.clicked.connect(self._recaption)
         buttons.addWidget(self.recaption_button)
         options = QPushButton("Options…")
         options.setToolTip("Caption options: prompt, beams or sampling, length, number of captions")
@@ -195,6 +195,10 @@ class DetailsPane(QWidget):
     def show_in_folder(self) -> None:
         if self._details is not None:
             QDesktopServices.openUrl(QUrl.fromLocalFile(os.path.dirname(self._details.photo.path)))
+
+    def _recaption(self) -> None:
+        if self._details is not None:
+            self.recaption_requested.emit(self._details.photo.id)
 
     def _edit(self) -> CaptionEdit | None:
         if self._details is None:

@@ -58,6 +58,7 @@ class MainWindow(QMainWindow):
         self._refreshing = False
         self._refresh_started = self._next_refresh = 0.0
         self._restoring = False
+        self._pending_scroll: int | None = None   # a scroll position to go back to after a reset
         self._snapshot: library_reads.LibrarySnapshot | None = None
         self._build()
         self._connect()
@@ -127,6 +128,9 @@ class MainWindow(QMainWindow):
         self._debounce.setInterval(SEARCH_DEBOUNCE_MS)
         self._debounce.timeout.connect(lambda: self._run_query(self.search.text()))
         self.search.textChanged.connect(self._debounce.start)
+        bar = self.grid.verticalScrollBar()
+        bar.rangeChanged.connect(self._scroll_range_changed)
+        bar.actionTriggered.connect(self._user_scrolled)
         QShortcut(QKeySequence.StandardKey.Find, self, self.focus_search)
         for keys in ("Ctrl+Return", "Ctrl+Enter"):
             QShortcut(QKeySequence(keys), self, self.ask_shortcut)
@@ -175,6 +179,7 @@ class MainWindow(QMainWindow):
         if token != self._query_token:
             return                                # a newer query is on its way
         query, ids, rows = result
+        self._pending_scroll = None
         shown = self.details.photo_id
         scroll = self.grid.verticalScrollBar().value()
         self._restoring = True                    # a reset passes through "nothing selected"
@@ -204,13 +209,16 @@ class MainWindow(QMainWindow):
         bar = self.grid.verticalScrollBar()
         if bar.maximum() >= value:
             bar.setValue(value)
-            return
+        else:
+            self._pending_scroll = value
 
-        def on_range(_low: int, high: int) -> None:
-            if high >= value:
-                bar.rangeChanged.disconnect(on_range)
-                bar.setValue(value)
-        bar.rangeChanged.connect(on_range)
+    def _user_scrolled(self, _action: int) -> None:
+        self._pending_scroll = None               # where the user goes wins
+
+    def _scroll_range_changed(self, _low: int, high: int) -> None:
+        if self._pending_scroll is not None and high >= self._pending_scroll:
+            self.grid.verticalScrollBar().setValue(self._pending_scroll)
+            self._pending_scroll = None
 
     def _query_applied(self, query: str, count: int) -> None:
         if not self.services.started:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 
-import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage, QPixmap
 from PySide6.QtWidgets import QApplication
@@ -102,8 +101,8 @@ def test_a_selected_photo_shows_its_caption_and_an_edit_is_saved_and_found(qtbot
     window.details.approved.setChecked(True)
     window.details.tags_edit.setText("family, garden")
     qtbot.mouseClick(window.details.save_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: any(c.source == "user" and "kumquat" in c.text for c in photos.captions(conn, first)),
-                    timeout=WAIT)
+    qtbot.waitUntil(lambda: any(c.source == "user" and "kumquat" in c.text
+                                for c in photos.captions(conn, first)), timeout=WAIT)
     assert [c.approved for c in photos.captions(conn, first) if c.source == "user"] == [True]
     assert {t for t, _ in photos.tags(conn, first)} >= {"family", "garden"}
 
@@ -223,8 +222,9 @@ def test_screenshot_of_the_main_window(qtbot, open_window, library, tmp_path):
     window = open_window(library)
     window.resize(1280, 820)
     qtbot.waitUntil(lambda: all_captioned(window, 4), timeout=WAIT)
-    qtbot.waitUntil(lambda: all(isinstance(window.model.data(window.model.index(r), Qt.ItemDataRole.DecorationRole),
-                                           QPixmap) for r in range(4)), timeout=WAIT)
+    decoration = Qt.ItemDataRole.DecorationRole
+    qtbot.waitUntil(lambda: all(isinstance(window.model.data(window.model.index(r), decoration), QPixmap)
+                                for r in range(4)), timeout=WAIT)
     qtbot.waitUntil(lambda: "4 captioned · online" in window.sidebar.folders.item(0).text()
                     and window.sidebar.tags.count() > 0, timeout=WAIT)
     select_row(qtbot, window, 0)
@@ -234,7 +234,8 @@ def test_screenshot_of_the_main_window(qtbot, open_window, library, tmp_path):
     assert window.grab().save(str(target))
 
     image = QImage(str(target)).convertToFormat(QImage.Format.Format_Grayscale8)
-    values = [image.pixelColor(x, y).value() for x in range(0, image.width(), 7) for y in range(0, image.height(), 7)]
+    values = [image.pixelColor(x, y).value()
+              for x in range(0, image.width(), 7) for y in range(0, image.height(), 7)]
     mean = sum(values) / len(values)
     variance = sum((v - mean) ** 2 for v in values) / len(values)
     assert variance > 200, f"the screenshot looks blank (variance {variance:.0f})"
