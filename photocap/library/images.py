@@ -25,14 +25,14 @@ MAX_PIXELS = 200_000_000  # more than any camera makes; a bigger header is a dec
 # We check the size ourselves (MAX_PIXELS), so PIL's warning for 90-180 MP photos is noise.
 warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 
-_ORIENT = {
-    2: (Image.Transpose.FLIP_LEFT_RIGHT,),
-    3: (Image.Transpose.ROTATE_180,),
-    4: (Image.Transpose.FLIP_TOP_BOTTOM,),
-    5: (Image.Transpose.TRANSPOSE,),
-    6: (Image.Transpose.ROTATE_270,),
-    7: (Image.Transpose.TRANSVERSE,),
-    8: (Image.Transpose.ROTATE_90,),
+_ORIENT = {  # EXIF orientation -> the transpose that makes the picture upright
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
 }
 _ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
 
@@ -95,9 +95,7 @@ def _decode(fh, max_side: int | None) -> Image.Image:
     im = _to_rgb(im)
     if max_side:
         im.thumbnail((max_side, max_side))
-    for step in _ORIENT.get(orientation, ()):
-        im = im.transpose(step)
-    return im
+    return im.transpose(_ORIENT[orientation]) if orientation in _ORIENT else im
 
 
 def _orientation(im: Image.Image) -> int:

@@ -167,6 +167,22 @@ def test_exif_orientation_is_applied(tmp_path, max_side):
     assert near(im.getpixel((width // 2, 2)), RED) and near(im.getpixel((width // 2, height - 3)), BLUE)
 
 
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_every_exif_orientation_comes_out_upright(tmp_path, orientation):
+    upright = Image.new("RGB", (40, 20), BLUE)
+    upright.paste(RED, (0, 0, 10, 5))  # a red corner at the top left tells all eight apart
+    T = Image.Transpose
+    undo = {2: T.FLIP_LEFT_RIGHT, 3: T.ROTATE_180, 4: T.FLIP_TOP_BOTTOM, 5: T.TRANSPOSE,
+            6: T.ROTATE_90, 7: T.TRANSVERSE, 8: T.ROTATE_270}  # how a camera stores each orientation
+    stored = upright.transpose(undo[orientation]) if orientation in undo else upright
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    path = tmp_path / "o.png"
+    stored.save(path, exif=exif)
+    im = open_image(path)
+    assert im.size == (40, 20) and im.getpixel((2, 1)) == RED and im.getpixel((37, 18)) == BLUE
+
+
 def test_truncated_jpeg_is_transient(tmp_path):
     path = noise_jpeg(tmp_path / "half.jpg")
     data = path.read_bytes()
