@@ -235,9 +235,12 @@ def main() -> None:
 
     import torch
 
-    from photocap.vision.loader import choose_device, choose_dtype
+    from photocap.vision.loader import DeviceError, choose_device, choose_dtype
 
-    args.device = choose_device(args.device)
+    try:
+        args.device = choose_device(args.device)
+    except DeviceError as exc:
+        sys.exit(f"caption_throughput: {exc}")
     if args.decode_workers is None:
         args.decode_workers = 2 if args.device == "cpu" else min(16, os.cpu_count() or 2)
     with tempfile.TemporaryDirectory(prefix="photocap-bench-") as tmp:

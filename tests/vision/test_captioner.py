@@ -172,3 +172,11 @@ def test_caption_paths_decodes_ahead_but_boundedly(blip, images, tmp_path):
 def test_caption_paths_of_nothing(blip):
     assert list(Captioner(blip).caption_paths([])) == []
     assert Captioner(blip).caption_images([]) == []
+
+
+def test_bf16_weights_caption_too(tiny_blip_dir, images):
+    from photocap.vision.loader import load
+
+    loaded = load(str(tiny_blip_dir), device="cpu", precision="bf16")
+    result = captions_of(loaded, images[:2], **GREEDY)
+    assert [len(c) for c in result] == [1, 1] and all(len(c[0].split()) >= 5 for c in result)
