@@ -126,8 +126,8 @@ class Librarian:
     # ---- single changes -------------------------------------------------------------------------
 
     def _handle(self, change: Change) -> None:
-        if change.kind == "file":
-            self.settler.touch(change.path)
+        if change.kind in ("file", "closed"):
+            self.settler.touch(change.path, closed=change.kind == "closed")
         elif change.kind == "dir":
             for path, _ in scan.walk(change.path, [], []):
                 self.settler.touch(path)

@@ -32,8 +32,8 @@ GIVE_UP_SECONDS = 120.0     # a file that never decodes is handed on anyway, to 
 
 @dataclass(frozen=True)
 class Change:
-    kind: str                 # "file" (appeared or changed), "dir" (a folder appeared),
-    path: str                 # "deleted", or "moved" (path -> dest)
+    kind: str                 # "file" (appeared or changed), "closed" (a writer closed it),
+    path: str                 # "dir" (a folder appeared), "deleted", or "moved" (path -> dest)
     dest: str | None = None
 
 
@@ -53,6 +53,8 @@ class _Handler(FileSystemEventHandler):
         elif event.is_directory:
             if kind == "created":
                 self.sink.push(Change("dir", src))
+        elif kind == "closed":
+            self.sink.push(Change("closed", src))
         else:
             self.sink.push(Change("file", src))
 
@@ -155,15 +157,22 @@ class Watcher:
 
 
 class Settler:
-    """Says when changed files have settled (written completely)."""
+    """Says when changed files have settled (written completely).
 
-    def __init__(self, settle_seconds: float = 1.0):
+    A file settles after `settle_seconds` without events and with the same size and mtime. When its
+    writer closed it (inotify's close-write), `closed_seconds` of quiet is enough: the write is over.
+    Either way the image must decode, so a truncated file keeps waiting.
+    """
+
+    def __init__(self, settle_seconds: float = 1.0, closed_seconds: float = 0.1):
         self.settle_seconds = settle_seconds
-        self._files: dict[str, tuple[float, tuple[int, float] | None, float]] = {}
+        self.closed_seconds = min(closed_seconds, settle_seconds)
+        # path -> (last event, (size, mtime) then, first event, closed by its writer)
+        self._files: dict[str, tuple[float, tuple[int, float] | None, float, bool]] = {}
 
-    def touch(self, path: str) -> None:
-        first = self._files.get(path, (0.0, None, time.monotonic()))[2]
-        self._files[path] = (time.monotonic(), _stat(path), first)
+    def touch(self, path: str, *, closed: bool = False) -> None:
+        first = self._files.get(path, (0.0, None, time.monotonic(), False))[2]
+        self._files[path] = (time.monotonic(), _stat(path), first, closed)
 
     def forget(self, path: str) -> None:
         prefix = path.rstrip(os.sep) + os.sep
@@ -173,30 +182,33 @@ class Settler:
     def __len__(self) -> int:
         return len(self._files)
 
+    def _quiet(self, closed: bool) -> float:
+        return self.closed_seconds if closed else self.settle_seconds
+
     def next_due(self) -> float | None:
         """Seconds until the next file may be settled, or None if nothing waits."""
         if not self._files:
             return None
-        soonest = min(t for t, _, _ in self._files.values())
-        return max(0.0, soonest + self.settle_seconds - time.monotonic())
+        soonest = min(t + self._quiet(closed) for t, _, _, closed in self._files.values())
+        return max(0.0, soonest - time.monotonic())
 
     def ready(self) -> list[str]:
         """Files that settled since the last call; vanished files are dropped."""
         now = time.monotonic()
         done = []
-        for path, (last, seen, first) in list(self._files.items()):
-            if now - last < self.settle_seconds:
+        for path, (last, seen, first, closed) in list(self._files.items()):
+            if now - last < self._quiet(closed):
                 continue
             current = _stat(path)
             if current is None:
                 del self._files[path]                 # gone again (a temp file, a quick delete)
             elif current != seen:
-                self._files[path] = (now, current, first)   # still growing
+                self._files[path] = (now, current, first, False)   # still growing
             elif _decodes(path) or now - first > GIVE_UP_SECONDS:
                 del self._files[path]
                 done.append(path)
             else:
-                self._files[path] = (now, current, first)   # complete size, incomplete image
+                self._files[path] = (now, current, first, False)   # complete size, incomplete image
         return done
 
 

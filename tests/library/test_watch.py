@@ -178,3 +178,21 @@ def test_burst_of_files_is_recorded_completely(library):
     for i in range(200):
         (root / f"burst_{i:03d}.jpg").write_bytes(data + i.to_bytes(4, "little"))
     assert wait_for(lambda: len(by_name(conn)) == 200, timeout=60)
+
+
+def test_a_file_closed_by_its_writer_settles_without_the_full_wait(tmp_path):
+    path = tmp_path / "done.jpg"
+    path.write_bytes(jpeg_bytes())
+    settler = Settler(settle_seconds=5.0, closed_seconds=0.05)
+    settler.touch(str(path), closed=True)
+    assert wait_for(lambda: settler.ready() == [str(path)], timeout=2)
+
+
+def test_a_closed_but_truncated_file_still_waits(tmp_path):
+    path = tmp_path / "half.jpg"
+    data = jpeg_bytes("noise")
+    path.write_bytes(data[: len(data) // 2])
+    settler = Settler(settle_seconds=5.0, closed_seconds=0.05)
+    settler.touch(str(path), closed=True)
+    time.sleep(0.3)
+    assert settler.ready() == [] and len(settler) == 1
