@@ -21,6 +21,8 @@ from photocap.library.xmp import XmpError
 
 log = logging.getLogger(__name__)
 
+COALESCE_SECONDS = 0.2
+
 
 @dataclass
 class CaptionResult:
@@ -112,6 +114,9 @@ class CaptionLoop:
                     break
                 if wake.wait(idle_wait) and wake is not stop:
                     wake.clear()
+                    # Photos come in bursts (a copy, an import): waiting a moment after the first
+                    # arrivals fills a whole batch instead of captioning them in small ones.
+                    stop.wait(COALESCE_SECONDS)
                 continue
             try:
                 self._caption(claimed, batch_size, stop)
