@@ -162,7 +162,8 @@ def test_caption_paths_decodes_ahead_but_boundedly(blip, images, tmp_path):
             pulled.append(path)
             yield path
 
-    stream = Captioner(blip, CaptionOptions(**GREEDY, max_new_tokens=SHORT), batch_size=3).caption_paths(source(), decode_workers=2)
+    captioner = Captioner(blip, CaptionOptions(**GREEDY, max_new_tokens=SHORT), batch_size=3)
+    stream = captioner.caption_paths(source(), decode_workers=2)
     next(stream)
     assert 3 < len(pulled) <= 6  # the next batch is already decoding; no more than that
     assert any(t.name.startswith("photocap-decode") for t in threading.enumerate())
