@@ -10,36 +10,8 @@ from typing import TextIO
 from photocap.library import paths
 
 
-class Progress:
-    """One self-rewriting status line on stderr; silent when stderr is not a terminal."""
-
-    def __init__(self, label: str, stream: TextIO | None = None, interval: float = 0.1):
-        self.stream = stream or sys.stderr
-        self.enabled = self.stream.isatty()
-        self.label = label
-        self.interval = interval
-        self._last = 0.0
-
-    def __call__(self, count: int, current: str = "") -> None:
-        if not self.enabled:
-            return
-        t = time.monotonic()
-        if t - self._last < self.interval and current:
-            return
-        self._last = t
-        width = 60
-        tail = paths.display(current)[-width:] if current else ""
-        self.stream.write(f"\r\x1b[K{self.label}: {count} files {tail}")
-        self.stream.flush()
-
-    def done(self) -> None:
-        if self.enabled:
-            self.stream.write("\r\x1b[K")
-            self.stream.flush()
-
-
 class StatusLine:
-    """A free-text line that rewrites itself on a terminal and stays silent elsewhere."""
+    """A line on stderr that rewrites itself on a terminal and stays silent elsewhere."""
 
     def __init__(self, stream: TextIO | None = None):
         self.stream = stream or sys.stderr
@@ -51,9 +23,25 @@ class StatusLine:
             self.stream.flush()
 
     def done(self) -> None:
-        if self.enabled:
-            self.stream.write("\r\x1b[K")
-            self.stream.flush()
+        self.show("")
+
+
+class Progress(StatusLine):
+    """Scan progress ("scanning: 1200 files .../IMG_1.jpg"), redrawn at most every `interval` s."""
+
+    def __init__(self, label: str, stream: TextIO | None = None, interval: float = 0.1):
+        super().__init__(stream)
+        self.label = label
+        self.interval = interval
+        self._last = 0.0
+
+    def __call__(self, count: int, current: str = "") -> None:
+        t = time.monotonic()
+        if not self.enabled or (t - self._last < self.interval and current):
+            return
+        self._last = t
+        tail = paths.display(current)[-60:] if current else ""
+        self.show(f"{self.label}: {count} files {tail}")
 
 
 def warn(message: str) -> None:
