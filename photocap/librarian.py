@@ -21,6 +21,7 @@ from photocap.library.watch import Change, Settler, Watcher
 log = logging.getLogger(__name__)
 
 ROOT_CHECK_SECONDS = 2.0
+RETRY_SCAN_SECONDS = 5.0
 
 
 class Librarian:
@@ -63,18 +64,22 @@ class Librarian:
             while not self.stopping.is_set():
                 due = self.settler.next_due()
                 self.watcher.wakeup.wait(0.25 if due is None else min(0.25, max(0.02, due)))
-                for change in self.watcher.drain():
-                    self._handle(change)
-                settled = self.settler.ready()
-                if settled:
-                    self._record(settled)
-                t = time.monotonic()
-                if t >= next_root_check:
-                    self._check_roots()
-                    next_root_check = t + ROOT_CHECK_SECONDS
-                if t >= next_reconcile:
-                    self.reconcile()
-                    next_reconcile = t + self.settings.reconcile_minutes * 60
+                try:
+                    for change in self.watcher.drain():
+                        self._handle(change)
+                    settled = self.settler.ready()
+                    if settled:
+                        self._record(settled)
+                    t = time.monotonic()
+                    if t >= next_root_check:
+                        self._check_roots()
+                        next_root_check = t + ROOT_CHECK_SECONDS
+                    if t >= next_reconcile:
+                        self.reconcile()
+                        next_reconcile = t + self.settings.reconcile_minutes * 60
+                except Exception:  # noqa: BLE001 - watching goes on; a scan soon mends what was missed
+                    log.exception("a folder change could not be recorded; rescanning shortly")
+                    next_reconcile = time.monotonic() + RETRY_SCAN_SECONDS
         finally:
             self.watcher.stop()
             self.conn.close()

@@ -94,10 +94,11 @@ def test_burst_of_500_files_is_captioned_completely(tmp_path, env):
     try:
         assert wait_for(lambda: os.path.exists(env["PHOTOCAP_DB"]) and status(env)["roots"], timeout=60)
         make_photos(pics, 500, size=(24, 18))
-        assert wait_for(lambda: status(env)["captioned"] == 500, timeout=240), status(env)
+        done = wait_for(lambda: status(env)["captioned"] == 500, timeout=240)
     finally:
         proc.send_signal(signal.SIGTERM)
-        proc.communicate(timeout=60)
+        out, _ = proc.communicate(timeout=60)
+    assert done, (status(env), out[-3000:])
     counts, ok = auto_caption_counts(env["PHOTOCAP_DB"])
     assert counts == [1] * 500 and ok == "ok"
 
