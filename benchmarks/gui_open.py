@@ -1,14 +1,15 @@
 """The desktop app on a 100,000-photo library: time to the first painted grid, and GUI-thread stalls.
 
 Builds a library that looks like real data (benchmarks/search.py's generator: BLIP-style captions,
-tags, dates, camera names, mostly captioned, some pending), gives the first screenful real JPEGs
-(the rest show placeholders), and opens the main window offscreen with the caption worker running
-a tiny real model on the pending photos (their files are absent, so they fail one by one: the
-worker writes, the window refreshes, like a busy library). Then it
+tags, dates, camera names, mostly captioned, about 3,000 pending), gives the first screenful and
+the pending photos real JPEG files (the rest show placeholders), and opens the main window
+offscreen, captioning paused. Then it
 
   1. times creating the window until the grid has painted rows          (goal: open_s < 1.5)
-  2. scrolls the grid from top to bottom in scrollbar steps, then runs a few searches,
-     while a 5 ms QTimer measures the longest gap between its ticks     (goal: max_stall_ms < 50)
+  2. scrolls the grid from top to bottom in scrollbar steps, then runs a few searches, while a
+     5 ms QTimer measures the longest gap between its ticks: the longest GUI-thread stall
+  3. resumes captioning (a tiny real model on the worker thread, batches of 8, results written
+     and shown as they come) and scrolls and searches again              (goal: max_stall_ms < 50)
 
     python benchmarks/gui_open.py                # 100,000 photos
     python benchmarks/gui_open.py --rows 20000   # quick
@@ -22,6 +23,7 @@ import argparse
 import importlib.util
 import json
 import os
+import shutil
 import sqlite3
 import sys
 import tempfile
@@ -50,20 +52,30 @@ def load_search_benchmark():
     return module
 
 
-def give_real_files(db_path: Path, folder: Path, count: int) -> None:
-    """The newest photos (the first screenful) get real JPEG files; the others stay absent."""
+def give_real_files(db_path: Path, folder: Path, count: int) -> int:
+    """The newest photos (the first screenful) and the pending ones get real JPEG files; the
+    others stay absent. Captioning starts paused. Returns how many photos are pending."""
     folder.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(db_path, isolation_level=None)
-    rows = conn.execute("SELECT id FROM photos WHERE status != 'missing'"
-                        " ORDER BY taken_at DESC, id DESC LIMIT ?", (count,)).fetchall()
+    newest = conn.execute("SELECT id FROM photos WHERE status != 'missing'"
+                          " ORDER BY taken_at DESC, id DESC LIMIT ?", (count,)).fetchall()
+    pending = conn.execute("SELECT id FROM photos WHERE status = 'pending'").fetchall()
     noise = Image.effect_noise((400, 300), 50).convert("RGB")
     conn.execute("BEGIN")
-    for i, (photo_id,) in enumerate(rows):
+    for i, (photo_id,) in enumerate(newest):
         path = folder / f"IMG_{i:05d}.jpg"
         noise.rotate(i * 7).save(path, "JPEG", quality=85)
         conn.execute("UPDATE photos SET path = ? WHERE id = ?", (str(path), photo_id))
+    template = folder / "template.jpg"
+    noise.save(template, "JPEG", quality=85)
+    for (photo_id,) in pending:
+        path = folder / f"pending_{photo_id}.jpg"
+        shutil.copyfile(template, path)
+        conn.execute("UPDATE photos SET path = ? WHERE id = ?", (str(path), photo_id))
+    conn.execute("INSERT OR REPLACE INTO settings (key, value) VALUES ('captioning_paused', '1')")
     conn.execute("COMMIT")
     conn.close()
+    return len(pending)
 
 
 class PaintWatch(QObject):
@@ -106,6 +118,26 @@ class StallMeter:
         return self.worst * 1000
 
 
+def scroll_and_search(app: QApplication, window, steps: int,
+                      meter: StallMeter) -> tuple[float, float, bool]:
+    """Scroll top to bottom, then search; the longest stalls of each, and whether it got down."""
+    bar = window.grid.verticalScrollBar()
+    meter.start()
+    bottom = bar.maximum()
+    for step in range(steps + 1):
+        bar.setValue(bottom * step // steps)
+        spin(app, 0.012)
+    scroll_stall = meter.stop()
+    at_bottom = bar.value() == bar.maximum()
+    meter.start()
+    for query in SEARCHES:
+        window.search.setText(query)
+        spin(app, 0.8)
+        bar.setValue(bar.maximum() // 2)
+        spin(app, 0.1)
+    return scroll_stall, meter.stop(), at_bottom
+
+
 def spin(app: QApplication, seconds: float) -> None:
     end = time.perf_counter() + seconds
     while time.perf_counter() < end:
@@ -126,7 +158,7 @@ def main() -> int:
         db_path = tmp / "library.db"
         print(f"building a library of {args.rows:,} photos ...", file=sys.stderr, flush=True)
         built = load_search_benchmark().build(db_path, args.rows)
-        give_real_files(db_path, tmp / "files", REAL_FILES)
+        pending = give_real_files(db_path, tmp / "files", REAL_FILES)
         from tiny_models import build_tiny_blip
         model_dir = build_tiny_blip(tmp / "tiny-blip")
         print(f"built in {built:.1f} s", file=sys.stderr, flush=True)
@@ -145,34 +177,26 @@ def main() -> int:
         while not watch.painted:
             app.processEvents()
         open_s = time.perf_counter() - started
-        spin(app, 2.0)                              # the batched layout finishes, the worker starts
+        spin(app, 2.0)                              # the batched layout finishes
         open_stall = meter.stop()
         rows = window.model.rowCount()
+        idle = scroll_and_search(app, window, args.steps, meter)
 
-        bar = window.grid.verticalScrollBar()
-        meter.start()
-        top, bottom = 0, bar.maximum()
-        for step in range(args.steps + 1):
-            bar.setValue(top + (bottom - top) * step // args.steps)
-            spin(app, 0.012)
-        scroll_stall = meter.stop()
-        at_bottom = bar.value() == bar.maximum()
-
-        meter.start()
-        for query in SEARCHES:
-            window.search.setText(query)
-            spin(app, 0.8)
-            bar.setValue(bar.maximum() // 2)
-            spin(app, 0.1)
-        search_stall = meter.stop()
+        window.status.pause_button.click()          # resume: the worker loads the model, captions
+        spin(app, 3.0)
+        busy = scroll_and_search(app, window, args.steps, meter)
+        captioned = window.status.progress_label.text()
         window.close()
 
     result = {"rows": rows, "open_s": round(open_s, 3),
-              "max_stall_ms": round(max(scroll_stall, search_stall), 1),
-              "scroll_stall_ms": round(scroll_stall, 1), "search_stall_ms": round(search_stall, 1),
-              "open_phase_stall_ms": round(open_stall, 1), "scrolled_to_bottom": at_bottom}
-    print(f"first painted grid:       {open_s:.3f} s (goal < 1.5 s)")
-    print(f"longest stall, scrolling: {scroll_stall:.1f} ms; searching: {search_stall:.1f} ms (goal < 50 ms)")
+              "max_stall_ms": round(max(*idle[:2], *busy[:2]), 1),
+              "idle_scroll_stall_ms": round(idle[0], 1), "idle_search_stall_ms": round(idle[1], 1),
+              "busy_scroll_stall_ms": round(busy[0], 1), "busy_search_stall_ms": round(busy[1], 1),
+              "open_phase_stall_ms": round(open_stall, 1), "scrolled_to_bottom": idle[2] and busy[2]}
+    print(f"first painted grid:  {open_s:.3f} s (goal < 1.5 s)")
+    print(f"longest stalls, captioning paused:  scrolling {idle[0]:.1f} ms, searching {idle[1]:.1f} ms")
+    print(f"longest stalls, captioning {pending:,} photos: scrolling {busy[0]:.1f} ms, "
+          f"searching {busy[1]:.1f} ms (goal < 50 ms; at the end: {captioned})")
     print(f"longest stall while opening (layout, worker start-up): {open_stall:.1f} ms")
     print(json.dumps(result))
     return 0

@@ -20,8 +20,9 @@ PAGE_SIZE = 200
 PAGES_KEPT = 24
 
 PhotoIdRole = Qt.ItemDataRole.UserRole + 1
-SummaryRole = Qt.ItemDataRole.UserRole + 2
-ThumbnailFailedRole = Qt.ItemDataRole.UserRole + 3
+# Everything a cell paints, in one call: (PhotoSummary, thumbnail QPixmap or None, why there is
+# no thumbnail or ""). Each data() call costs more than the rest of the cell's painting.
+CellRole = Qt.ItemDataRole.UserRole + 2
 
 class LibraryModel(QAbstractListModel):
     """Rows are photo ids in query order; the GUI-thread connection reads one page at a time."""
@@ -54,19 +55,13 @@ class LibraryModel(QAbstractListModel):
         summary = self._summary(index.row())
         if summary is None:                           # removed since the query ran
             return None
+        if role == CellRole:
+            key = thumbnail_key(summary.path, summary.hash)
+            return summary, self._thumbnail(photo_id, summary, key), self._thumbnails.failures.get(key, "")
         if role == Qt.ItemDataRole.DisplayRole:
             return summary.name
-        if role == SummaryRole:
-            return summary
         if role == Qt.ItemDataRole.DecorationRole:
-            key = thumbnail_key(summary.path, summary.hash)
-            pixmap = self._thumbnails.pixmap(summary.path, key)
-            if pixmap is None:
-                self._rows_by_key.setdefault(key, set()).add(photo_id)
-                return None
-            return pixmap
-        if role == ThumbnailFailedRole:
-            return self._thumbnails.failures.get(thumbnail_key(summary.path, summary.hash), "")
+            return self._thumbnail(photo_id, summary, thumbnail_key(summary.path, summary.hash))
         if role == Qt.ItemDataRole.ToolTipRole:
             text = summary.caption or {"pending": "waiting for a caption",
                                        "failed": "could not be captioned"}.get(summary.status, "")
@@ -129,6 +124,12 @@ class LibraryModel(QAbstractListModel):
         else:
             self._pages.move_to_end(page_no)
         return page.get(self._ids[row])
+
+    def _thumbnail(self, photo_id: int, summary: PhotoSummary, key: str):
+        pixmap = self._thumbnails.pixmap(summary.path, key)
+        if pixmap is None:
+            self._rows_by_key.setdefault(key, set()).add(photo_id)    # repaint it when ready
+        return pixmap
 
     def _thumbnail_ready(self, key: str) -> None:
         for photo_id in self._rows_by_key.pop(key, ()):

@@ -6,6 +6,7 @@ flight, the librarian its step, and the lanes their jobs.
 
 from __future__ import annotations
 
+import gc
 import threading
 
 from PySide6.QtCore import QObject, QSize, Qt, QThread, QThreadPool
@@ -49,6 +50,7 @@ class AppServices(QObject):
         if self.started or self._stopped:
             return
         self.started = True
+        gc.freeze()                                   # what exists now lives as long as the app
         self.worker_thread.start()
         self.watching.start()
 

@@ -14,18 +14,22 @@ apply_settings, interrupt, stop) directly; results go back as signals carrying p
 
 from __future__ import annotations
 
+import gc
 import logging
+import os
 import queue
+import sys
 import threading
 from dataclasses import dataclass
 
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from photocap.config import Settings
 
 log = logging.getLogger(__name__)
 
 RETRY_SECONDS = 60.0          # after "no model" or an unexpected error, try again this much later
+WORKER_NICENESS = 10          # Linux nice value: still captions briskly on an otherwise idle machine
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,7 @@ class CaptionWorker(QObject):
     @Slot()
     def run(self) -> None:
         from photocap.engine import Engine
+        _yield_cpu_to_the_window()
         engine = None
         try:
             engine = Engine(self._settings)
@@ -109,6 +114,7 @@ class CaptionWorker(QObject):
         if settings is None:
             return engine
         from photocap.engine import Engine
+        gc.unfreeze()                             # the old models must be collectable
         engine.close()                            # frees the old models before loading new ones
         engine = Engine(settings)
         self._announce_model(engine)
@@ -170,6 +176,22 @@ class CaptionWorker(QObject):
         if text != self._model_text:
             self._model_text = text
             self.model_ready.emit(text)
+            # The models are millions of long-lived objects: a full garbage collection walking
+            # them holds the interpreter for 100-300 ms, and the GUI thread waits. Frozen, they
+            # are left alone (until new settings unload them).
+            gc.freeze()
+
+
+def _yield_cpu_to_the_window() -> None:
+    """Run this thread (and the decode and torch threads it starts, which inherit it) at a lower
+    priority: with the GUI thread wanting a core at the same time, the window comes first."""
+    try:
+        if sys.platform.startswith("linux"):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WORKER_NICENESS)  # this thread
+        else:
+            QThread.currentThread().setPriority(QThread.Priority.LowPriority)
+    except OSError:
+        log.debug("cannot lower the caption worker's priority", exc_info=True)
 
 
 def _describe(exc: BaseException) -> str:

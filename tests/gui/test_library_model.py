@@ -7,7 +7,7 @@ import sqlite3
 from PySide6.QtCore import QSize, Qt
 
 from photocap.gui import library_reads
-from photocap.gui.library_model import PAGE_SIZE, LibraryModel, SummaryRole
+from photocap.gui.library_model import PAGE_SIZE, CellRole, LibraryModel
 from photocap.gui.thumbnails import ThumbnailLoader
 from photocap.library import db, photos
 
@@ -46,7 +46,7 @@ def test_rows_are_read_a_page_at_a_time(qtbot, tmp_path):
     for row in range(PAGE_SIZE):
         model.data(model.index(row), Qt.ItemDataRole.DisplayRole)
     assert counting.queries == 1
-    last = model.data(model.index(model.rowCount() - 1), SummaryRole)
+    last = model.data(model.index(model.rowCount() - 1), CellRole)[0]
     assert counting.queries == 2
     assert last.caption is None or isinstance(last.caption, str)
 
@@ -73,9 +73,9 @@ def test_changed_photos_are_read_again(qtbot, tmp_path):
     model = LibraryModel(conn, ThumbnailLoader(QSize(64, 64)))
     model.set_ids("", ids, {i: r for r, i in enumerate(ids)})
     row = model.row_of(ids[0])
-    assert model.data(model.index(row), SummaryRole).caption is None
+    assert model.data(model.index(row), CellRole)[0].caption is None
     photos.set_user_caption(conn, ids[0], "now with a caption")
     with qtbot.waitSignal(model.dataChanged):
         model.refresh_photos([ids[0]])
-    assert model.data(model.index(row), SummaryRole).caption == "now with a caption"
+    assert model.data(model.index(row), CellRole)[0].caption == "now with a caption"
     conn.close()

@@ -9,7 +9,7 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage, QPixmap
 from PySide6.QtWidgets import QApplication
 
 from photocap import config
-from photocap.gui.library_model import SummaryRole
+from photocap.gui.library_model import CellRole
 from photocap.gui.preview import PreviewDialog
 from photocap.library import jobs, photos
 
@@ -17,7 +17,7 @@ WAIT = 30_000                  # ms: generous, the machine may be busy
 
 
 def summaries(window):
-    return [window.model.data(window.model.index(row), SummaryRole) for row in range(window.model.rowCount())]
+    return [window.model.data(window.model.index(row), CellRole)[0] for row in range(window.model.rowCount())]
 
 
 def all_captioned(window, count: int) -> bool:
