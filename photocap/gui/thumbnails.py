@@ -21,6 +21,7 @@ from PySide6.QtCore import QObject, QSize, Qt, QThreadPool, Signal
 from PySide6.QtGui import QImage, QPixmap
 
 from photocap import config
+from photocap.gui import priority
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +134,7 @@ class ThumbnailLoader(QObject):
             self._pool.start(self._drain)
 
     def _drain(self) -> None:                         # on a pool thread
+        priority.lower_this_thread()
         while True:
             with self._lock:
                 if not self._waiting:
@@ -175,6 +177,7 @@ class PreviewLoader(QObject):
 
     def load(self, photo_id: int, path: str, max_side: int) -> None:
         def job() -> None:
+            priority.lower_this_thread()
             try:
                 self.loaded.emit(photo_id, load_preview(path, max_side))
             except Exception as exc:  # noqa: BLE001 - shown in place of the picture

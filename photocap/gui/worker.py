@@ -16,20 +16,18 @@ from __future__ import annotations
 
 import gc
 import logging
-import os
 import queue
-import sys
 import threading
 from dataclasses import dataclass
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Signal, Slot
 
 from photocap.config import Settings
+from photocap.gui import priority
 
 log = logging.getLogger(__name__)
 
 RETRY_SECONDS = 60.0          # after "no model" or an unexpected error, try again this much later
-WORKER_NICENESS = 10          # Linux nice value: still captions briskly on an otherwise idle machine
 
 
 @dataclass(frozen=True)
@@ -89,7 +87,7 @@ class CaptionWorker(QObject):
     @Slot()
     def run(self) -> None:
         from photocap.engine import Engine
-        _yield_cpu_to_the_window()
+        priority.lower_this_thread()              # and the decode and torch threads it starts
         engine = None
         try:
             engine = Engine(self._settings)
@@ -180,18 +178,6 @@ class CaptionWorker(QObject):
             # them holds the interpreter for 100-300 ms, and the GUI thread waits. Frozen, they
             # are left alone (until new settings unload them).
             gc.freeze()
-
-
-def _yield_cpu_to_the_window() -> None:
-    """Run this thread (and the decode and torch threads it starts, which inherit it) at a lower
-    priority: with the GUI thread wanting a core at the same time, the window comes first."""
-    try:
-        if sys.platform.startswith("linux"):
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WORKER_NICENESS)  # this thread
-        else:
-            QThread.currentThread().setPriority(QThread.Priority.LowPriority)
-    except OSError:
-        log.debug("cannot lower the caption worker's priority", exc_info=True)
 
 
 def _describe(exc: BaseException) -> str:
