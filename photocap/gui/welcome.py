@@ -26,7 +26,7 @@ class WelcomePage(QWidget):
                       "for new ones.")
         text.setWordWrap(True)
         text.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        text.setMaximumWidth(520)
+        text.setFixedWidth(480)                   # a wrapped label needs a width to get its height
         layout.addWidget(text, 0, Qt.AlignmentFlag.AlignHCenter)
         self.add_button = QPushButton("Add a photo folder…")
         self.add_button.setDefault(True)

@@ -277,3 +277,12 @@ def test_removing_a_folder_forgets_its_photos_not_the_files(qtbot, open_window, 
     qtbot.waitUntil(lambda: window.pages.currentWidget() is window.welcome, timeout=WAIT)
     assert photos.counts(conn)["photos"] == 0
     assert len(list(photo_dir.glob("*.jpg"))) == 4
+
+
+def test_the_app_starts_and_quits(qtbot, settings):
+    from PySide6.QtCore import QTimer
+
+    from photocap.gui.app import main
+    QTimer.singleShot(1500, QApplication.closeAllWindows)
+    assert main(settings) == 0
+    assert not QApplication.windowIcon().isNull()
