@@ -36,13 +36,21 @@ class Banner(QFrame):
         close.clicked.connect(self.hide)
         layout.addWidget(close)
         self._on_action: Callable[[], None] | None = None
+        self.kind = ""
         self.action.clicked.connect(lambda: self._on_action and self._on_action())
         self.hide()
 
     def show_message(self, text: str, action_text: str = "",
-                     on_action: Callable[[], None] | None = None) -> None:
+                     on_action: Callable[[], None] | None = None, *, kind: str = "") -> None:
+        """Show a message; `kind` lets the one situation that raised it take it back (dismiss)."""
+        self.kind = kind
         self.text.setText(text)
         self._on_action = on_action
         self.action.setText(action_text)
         self.action.setVisible(bool(action_text))
         self.show()
+
+    def dismiss(self, kind: str) -> None:
+        """Hide the message if it is of this kind (a newer, other message stays)."""
+        if self.kind == kind:
+            self.hide()

@@ -49,6 +49,7 @@ class DbLane(QObject):
 
     def close(self) -> None:
         self._pool.waitForDone()
+        self._callbacks.clear()                     # results still on their way are dropped
         if self._conn is not None:
             self._conn.close()
             self._conn = None
@@ -64,7 +65,10 @@ class DbLane(QObject):
         self._finished.emit(token, result, error)
 
     def _deliver(self, token: int, result: Any, error: Exception | None) -> None:
-        on_done, on_error = self._callbacks.pop(token)
+        callbacks = self._callbacks.pop(token, None)
+        if callbacks is None:
+            return                                  # the lane was closed meanwhile
+        on_done, on_error = callbacks
         if error is None:
             if on_done is not None:
                 on_done(result)

@@ -153,10 +153,10 @@ class MainWindow(QMainWindow):
 
         worker = self.services.worker
         worker.captioned.connect(self._captioned)
-        worker.caption_failed.connect(lambda photo_id, reason, retry: self._photo_changed(photo_id))
+        worker.caption_failed.connect(self._caption_failed)
         worker.progress.connect(self.status.show_progress)
         worker.model_ready.connect(self.status.show_model)
-        worker.model_unavailable.connect(self._model_unavailable)
+        worker.blocked.connect(self._captioning_blocked)
         worker.answered.connect(self.ask_panel.show_answer)
         worker.ask_failed.connect(self.ask_panel.show_error)
 
@@ -304,17 +304,22 @@ class MainWindow(QMainWindow):
     # ---- worker results -------------------------------------------------------------------------
 
     def _captioned(self, photo_id: int, captions: list, tags: list) -> None:
-        self.banner.hide()                        # a model works (again)
+        self.banner.dismiss("blocked")            # a model works (again)
+        self._photo_changed(photo_id)
+
+    def _caption_failed(self, photo_id: int, _reason: str, _retry: bool) -> None:
         self._photo_changed(photo_id)
 
     def _photo_changed(self, photo_id: int) -> None:
+        if self.services.stopped:
+            return                                # a result that was on its way as the window closed
         self.model.refresh_photos([photo_id])
         self._reload_details(photo_id)
 
-    def _model_unavailable(self, text: str) -> None:
+    def _captioning_blocked(self, text: str) -> None:
         self.banner.show_message(
-            f"Photos cannot be captioned yet: {text}. They stay queued; browsing, watching and "
-            "search work meanwhile.", "Settings…", self.open_settings)
+            f"Photos cannot be captioned now: {text.rstrip('.')}. They stay queued; browsing, watching and "
+            "search work meanwhile.", "Settings…", self.open_settings, kind="blocked")
 
     # ---- the user's changes ---------------------------------------------------------------------
 
@@ -402,7 +407,7 @@ class MainWindow(QMainWindow):
         except (config.ConfigError, OSError) as exc:
             self.banner.show_message(f"The settings apply now but could not be saved: {error_text(exc)}")
         else:
-            self.banner.hide()
+            self.banner.dismiss("blocked")        # the new settings get their chance
         self.services.apply_settings(self.settings,
                                      watching_changed=any(k in WATCHING_FIELDS for k in changes))
 

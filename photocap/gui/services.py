@@ -44,10 +44,10 @@ class AppServices(QObject):
         self.worker.finished.connect(self.worker_thread.quit, Qt.ConnectionType.DirectConnection)
         self.watching = FolderWatching(self.db_path, settings, self.wake)
         self.started = False
-        self._stopped = False
+        self.stopped = False
 
     def start(self) -> None:
-        if self.started or self._stopped:
+        if self.started or self.stopped:
             return
         self.started = True
         gc.freeze()                                   # what exists now lives as long as the app
@@ -62,9 +62,9 @@ class AppServices(QObject):
             self.watching = FolderWatching(self.db_path, settings, self.wake)
 
     def stop(self) -> None:
-        if self._stopped:
+        if self.stopped:
             return
-        self._stopped = True
+        self.stopped = True
         if self.started:
             self.worker.stop()
             self.watching.stop()

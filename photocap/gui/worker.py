@@ -24,6 +24,8 @@ from PySide6.QtCore import QObject, Signal, Slot
 
 from photocap.config import Settings
 from photocap.gui import priority
+from photocap.library import photos
+from photocap.vision.registry import ModelUnavailable     # torch-free; the loader raises it
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +46,7 @@ class CaptionWorker(QObject):
     caption_failed = Signal(int, str, bool)      # photo id, reason, will be retried
     progress = Signal(object)                    # CaptionProgress
     model_ready = Signal(str)                    # e.g. "blip-base on cpu (float32)"
-    model_unavailable = Signal(str)              # what to do about it
+    blocked = Signal(str)                        # why captioning cannot go on (no model, an error)
     answered = Signal(int, str, str)             # photo id, question, answer
     ask_failed = Signal(int, str, str)           # photo id, question, why
     finished = Signal()
@@ -100,7 +102,7 @@ class CaptionWorker(QObject):
                     self._caption(engine)
         except Exception as exc:  # noqa: BLE001 - e.g. the library cannot be opened
             log.exception("the caption worker stopped")
-            self.model_unavailable.emit(f"captioning stopped: {_describe(exc)}")
+            self.blocked.emit(_describe(exc))
         finally:
             if engine is not None:
                 engine.close()
@@ -133,20 +135,18 @@ class CaptionWorker(QObject):
                 self.answered.emit(photo_id, question, answer)
 
     def _caption(self, engine) -> None:
-        from photocap.vision.loader import ModelUnavailable
-        from photocap.library import photos
         self._emit_progress(photos.counts(engine.conn)["pending"], 0, 0)
         try:
             run = engine.caption_pending(self._interrupt, forever=True, wake=self._wake,
                                          on_result=self._on_result,
                                          on_progress=lambda p: self._on_progress(engine, p))
-        except ModelUnavailable as exc:
-            self.model_unavailable.emit(str(exc))
+        except ModelUnavailable as exc:            # the photos stay queued
+            self.blocked.emit(str(exc))
             self._interrupt.wait(RETRY_SECONDS)
             return
         except Exception as exc:  # noqa: BLE001 - a broken batch must not end captioning for good
             log.exception("captioning failed")
-            self.model_unavailable.emit(f"captioning failed: {_describe(exc)}")
+            self.blocked.emit(_describe(exc))
             self._interrupt.wait(RETRY_SECONDS)
             return
         self._done += run.done
