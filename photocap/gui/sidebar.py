@@ -42,8 +42,7 @@ class Sidebar(QWidget):
         layout.addWidget(QLabel("<b>Folders</b>"))
         self.folders = QListWidget()
         self.folders.setToolTip("Click a folder to show its photos")
-        self.folders.itemClicked.connect(
-            lambda item: self.filter_requested.emit(quoted_filter("folder", item.data(ValueRole))))
+        self.folders.itemClicked.connect(self._folder_clicked)
         self.folders.itemSelectionChanged.connect(self._update_buttons)
         layout.addWidget(self.folders, 1)
         buttons = QHBoxLayout()
@@ -89,6 +88,10 @@ class Sidebar(QWidget):
             item.setData(ValueRole, tag)
             item.setToolTip(f"Show the photos tagged “{tag}”")
             self.tags.addItem(item)
+
+    def _folder_clicked(self, item: QListWidgetItem) -> None:
+        # path: with the separator is exactly "inside this folder" (folder: matches words).
+        self.filter_requested.emit(quoted_filter("path", item.data(ValueRole).rstrip(os.sep) + os.sep))
 
     def _remove_selected(self) -> None:
         item = self.folders.currentItem()

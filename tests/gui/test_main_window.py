@@ -42,6 +42,10 @@ def test_window_opens_on_a_library(qtbot, open_window, library, photo_dir):
     assert "4 photos" in window.sidebar.folders.item(0).text()
     assert window.windowIcon().isNull() is False
 
+    window.sidebar.folders.itemClicked.emit(window.sidebar.folders.item(0))
+    assert window.search.text().startswith("path:") and f"{photo_dir}{os.sep}" in window.search.text()
+    qtbot.waitUntil(lambda: window.result_count.text() == "4 photos", timeout=WAIT)
+
 
 def test_empty_library_welcomes_and_a_dropped_folder_gets_captioned(qtbot, open_window, settings, photo_dir):
     window = open_window(settings)
