@@ -43,6 +43,32 @@ def size_text(photo: photos.Photo) -> str:
     return ", ".join(parts) or "unknown"
 
 
+class ElidedLabel(QLabel):
+    """One line, shortened with … to fit, the whole text in the tooltip. Wrapped labels would make
+    the pane's height depend on its width, which a scroll area does not account for."""
+
+    def __init__(self, mode: Qt.TextElideMode = Qt.TextElideMode.ElideRight, parent=None):
+        super().__init__(parent)
+        self._mode = mode
+        self._full = ""
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+
+    def setText(self, text: str) -> None:
+        self._full = text
+        self.setToolTip(text)
+        self._fit()
+
+    def clear(self) -> None:
+        self.setText("")
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit()
+
+    def _fit(self) -> None:
+        super().setText(self.fontMetrics().elidedText(self._full, self._mode, max(0, self.width())))
+
+
 class PreviewLabel(QLabel):
     """A picture scaled to fit, keeping its aspect ratio, rescaled when the pane is resized."""
 
@@ -95,9 +121,7 @@ class DetailsPane(QWidget):
         self.caption_edit.setTabChangesFocus(True)
         self.caption_edit.setMaximumHeight(self.fontMetrics().lineSpacing() * 4 + 12)
         layout.addWidget(self.caption_edit)
-        self.model_captions = QLabel()
-        self.model_captions.setWordWrap(True)
-        self.model_captions.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.model_captions = ElidedLabel()
         self.model_captions.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         layout.addWidget(self.model_captions)
         self.approved = QCheckBox("Approved")
@@ -131,11 +155,8 @@ class DetailsPane(QWidget):
         self.taken = QLabel()
         self.camera = QLabel()
         self.size = QLabel()
-        self.status = QLabel()
-        self.status.setWordWrap(True)
-        self.path = QLabel()
-        self.path.setWordWrap(True)
-        self.path.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.status = ElidedLabel()
+        self.path = ElidedLabel(Qt.TextElideMode.ElideMiddle)
         for label, widget in (("Taken", self.taken), ("Camera", self.camera), ("Size", self.size),
                               ("Status", self.status), ("File", self.path)):
             facts.addRow(label, widget)

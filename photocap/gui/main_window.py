@@ -8,8 +8,8 @@ import time
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
-from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QLineEdit, QMainWindow, QMessageBox,
-                               QSplitter, QStackedWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QFileDialog, QFrame, QHBoxLayout, QLabel, QLineEdit, QMainWindow,
+                               QMessageBox, QScrollArea, QSplitter, QStackedWidget, QVBoxLayout, QWidget)
 
 from photocap import config
 from photocap.config import Settings
@@ -94,10 +94,14 @@ class MainWindow(QMainWindow):
         middle_layout.setContentsMargins(0, 0, 0, 0)
         middle_layout.addLayout(search_row)
         middle_layout.addWidget(self.grid, 1)
+        details_area = QScrollArea()              # a short window scrolls the details, never overlaps them
+        details_area.setWidgetResizable(True)
+        details_area.setFrameShape(QFrame.Shape.NoFrame)
+        details_area.setWidget(self.details)
         right = QSplitter(Qt.Orientation.Vertical)
-        right.addWidget(self.details)
+        right.addWidget(details_area)
         right.addWidget(self.ask_panel)
-        right.setSizes([560, 260])
+        right.setSizes([600, 220])
         self.library_page = QSplitter()
         self.library_page.addWidget(self.sidebar)
         self.library_page.addWidget(middle)
