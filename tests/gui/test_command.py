@@ -23,12 +23,3 @@ def test_importing_the_command_does_not_import_qt():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.stdout.strip() == "False", result.stderr
 
-
-def test_without_a_display_the_app_says_so(monkeypatch, capsys):
-    from photocap.config import Settings
-    from photocap.gui import app
-    monkeypatch.setattr(app.sys, "platform", "linux")
-    for var in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
-        monkeypatch.delenv(var, raising=False)
-    assert app.main(Settings()) == 1
-    assert "no display" in capsys.readouterr().err
