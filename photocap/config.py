@@ -135,6 +135,9 @@ def save(settings: Settings, path: Path | None = None) -> Path:
         value = getattr(settings, f.name)
         if value != getattr(default, f.name):
             lines.append(f"{f.name} = {_toml_value(value)}")
+    for key, value in settings.extra.items():       # keys of other versions survive a save
+        if isinstance(value, (str, int, float, bool)):
+            lines.append(f"{key} = {_toml_value(value)}")
     tmp = path.with_suffix(".tmp")
     tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
     os.replace(tmp, path)

@@ -36,3 +36,12 @@ def test_broken_file_is_one_clear_error(tmp_path, text):
     path.write_bytes(text.encode("latin-1"))
     with pytest.raises(config.ConfigError):
         config.load(path, env={})
+
+
+def test_save_keeps_keys_it_does_not_know(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text('future_option = "kept"\nmodel = "blip-large"\n')
+    s = config.load(path, env={})
+    config.save(s.replace(batch_size=4), path)
+    again = config.load(path, env={})
+    assert again.extra == {"future_option": "kept"} and again.batch_size == 4
