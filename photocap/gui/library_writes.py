@@ -9,6 +9,7 @@ import sqlite3
 from dataclasses import dataclass, field
 
 from photocap.library import jobs, photos, roots
+from photocap.library.db import write
 
 
 @dataclass(frozen=True)
@@ -23,15 +24,16 @@ class CaptionEdit:
 
 
 def save_edit(conn: sqlite3.Connection, edit: CaptionEdit) -> int:
-    """Store the user's caption and tags; re-captioning never overwrites them."""
-    if edit.caption is not None:
-        photos.set_user_caption(conn, edit.photo_id, edit.caption, approved=edit.approved)
-    elif edit.approve_caption_id is not None:
-        photos.approve_caption(conn, edit.approve_caption_id, edit.approved)
-    if edit.removed_tags:
-        photos.remove_tags(conn, edit.photo_id, edit.removed_tags)
-    if edit.added_tags:
-        photos.add_user_tags(conn, edit.photo_id, edit.added_tags)
+    """Store the user's caption and tags in one transaction; re-captioning never overwrites them."""
+    with write(conn):
+        if edit.caption is not None:
+            photos.set_user_caption(conn, edit.photo_id, edit.caption, approved=edit.approved)
+        elif edit.approve_caption_id is not None:
+            photos.approve_caption(conn, edit.approve_caption_id, edit.approved)
+        if edit.removed_tags:
+            photos.remove_tags(conn, edit.photo_id, edit.removed_tags)
+        if edit.added_tags:
+            photos.add_user_tags(conn, edit.photo_id, edit.added_tags)
     return edit.photo_id
 
 
