@@ -83,8 +83,9 @@ from typing import Any, Iterator
 
 from photocap.library import paths
 from photocap.library.query import (  # noqa: F401  (re-exported: the public query API)
-    FILTER_KEYS, MAX_FILTERS, MAX_TERM_CHARS, MAX_TERMS, STATUSES, ParsedQuery, Term, _LIVE, _MASK,
-    _Filters, _WordMatcher, _literal, parse)
+    FILTER_KEYS, MAX_FILTERS, MAX_TERM_CHARS, MAX_TERMS, STATUSES, ParsedQuery, Term, _LIVE, _literal,
+    parse)
+from photocap.library.query_sql import _MASK, _Filters, _WordMatcher
 
 log = logging.getLogger(__name__)
 
