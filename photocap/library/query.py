@@ -46,8 +46,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
-
-
 # Terms beyond these are ignored (an FTS5 AND of thousands of phrases takes seconds).
 MAX_TERMS = 32
 MAX_TERM_CHARS = 200
@@ -56,6 +54,7 @@ MAX_FILTERS = 32
 STATUSES = ("pending", "done", "failed", "missing")
 _LIVE = frozenset(("pending", "done", "failed"))
 FILTER_KEYS = ("tag", "folder", "path", "after", "before", "status")
+_KEY_CHARS = max(len(k) for k in FILTER_KEYS)
 
 _TOKEN = re.compile(r"[^\W_]+")          # what counts as a word, as in photos.py
 # Words too common to narrow a search (photos.py never keys a document by them either).
@@ -217,7 +216,9 @@ def _tokens(text: str) -> Iterator[tuple[str, int, int, bool]]:
         else:
             j = i
             while j < n and not text[j].isspace():
-                if text[j] == ":" and text[i:j].lower() in FILTER_KEYS and j + 1 < n and text[j + 1] == '"':
+                # Length first: slicing at every ':' of a long run would make this quadratic.
+                if (text[j] == ":" and j - i <= _KEY_CHARS and j + 1 < n and text[j + 1] == '"'
+                        and text[i:j].lower() in FILTER_KEYS):
                     end = text.find('"', j + 2)
                     j = n if end < 0 else end + 1
                     break

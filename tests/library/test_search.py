@@ -363,7 +363,7 @@ HOSTILE = [
     '[', ']', "'", "''", ';', "'; DROP TABLE photos; --", '\\', '%', '_', '😀', '🐕 dog', '\x00',
     'dog\x00cat', '\x1b[31m', '\ud800', 'a\udfffb', '\u202e', '\ufeff', 'ﬁ', 'İ', 'ß', '١٢٣',
     '日本語', 'x' * 10_000, ' '.join(['dog'] * 3000), '"' * 999, '-' * 999, 'tag:' * 500,
-    'OR ' * 1000, '"a" ' * 1000,
+    'OR ' * 1000, '"a" ' * 1000, ':' * 100_000, 'path' + ':' * 100_000, 'x:' * 50_000,
 ]
 
 
@@ -374,6 +374,44 @@ def test_hostile_queries_never_raise(lib, query):
     assert isinstance(hits, list)
     assert isinstance(search.count(lib.conn, query), int)
     assert time.perf_counter() - t0 < 2
+
+
+def _parse_cpu_seconds(text: str) -> float:
+    """The least CPU time of three parses (CPU time: other processes on the machine don't count)."""
+    best = float("inf")
+    for _ in range(3):
+        t0 = time.process_time()
+        search.parse(text)
+        best = min(best, time.process_time() - t0)
+    return best
+
+
+PATHOLOGICAL = {
+    "colons": lambda n: ":" * n,
+    "word then colons": lambda n: "a" + ":" * n,
+    "filter key then colons": lambda n: "path" + ":" * n,
+    "word colon pairs": lambda n: "x:" * (n // 2),
+    "long word then colons": lambda n: "ab" * (n // 4) + ":" * (n // 2),
+    "open filter quotes": lambda n: 'tag:"' * (n // 5),
+    "quotes": lambda n: '"' * n,
+    "dashes": lambda n: "-" * n,
+    "negated quotes": lambda n: '-"' * (n // 2),
+    "stars": lambda n: "*" * n,
+    "ORs": lambda n: "OR " * (n // 3),
+}
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("name", PATHOLOGICAL)
+def test_parser_is_linear_on_pathological_text(name):
+    make = PATHOLOGICAL[name]
+    small, large = 10_000, 100_000
+    baseline = _parse_cpu_seconds("dog " * (large // 4))     # ordinary words, the same length
+    t_small = _parse_cpu_seconds(make(small))
+    t_large = _parse_cpu_seconds(make(large))
+    # Linear: 10x the text takes about 10x the time (20x, and a little slack for timer noise).
+    assert t_large <= 20 * t_small + 0.02, (t_small, t_large)
+    assert t_large <= 10 * baseline + 0.05, (baseline, t_large)
 
 
 def test_non_string_queries(lib):
