@@ -12,8 +12,8 @@ from collections import OrderedDict
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, Qt, Signal
 
-from photocap.gui import library_reads
-from photocap.gui.library_reads import PhotoSummary
+from photocap.library import browse
+from photocap.library.browse import PhotoSummary
 from photocap.gui.thumbnails import ThumbnailLoader, thumbnail_key
 
 PAGE_SIZE = 200
@@ -117,7 +117,7 @@ class LibraryModel(QAbstractListModel):
         page = self._pages.get(page_no)
         if page is None:
             start = page_no * PAGE_SIZE
-            page = library_reads.summaries(self._conn, self._ids[start:start + PAGE_SIZE])
+            page = browse.summaries(self._conn, self._ids[start:start + PAGE_SIZE])
             self._pages[page_no] = page
             while len(self._pages) > PAGES_KEPT:
                 self._pages.popitem(last=False)

@@ -1,4 +1,4 @@
-"""What the app reads from the library, as plain data. No Qt here.
+"""What the app reads from the library, as plain data, through library functions. No Qt, no SQL here.
 
 Every function takes a connection, so it runs on whichever thread owns that connection: the grid's
 pages on the GUI thread (one small query), everything that may touch many rows on a background lane.
@@ -6,22 +6,11 @@ pages on the GUI thread (one small query), everything that may touch many rows o
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from dataclasses import dataclass
 
-from photocap.library import jobs, paths, photos, search
-
-
-@dataclass(frozen=True)
-class PhotoSummary:
-    """What one grid cell shows."""
-    id: int
-    path: str
-    name: str
-    hash: str | None
-    status: str
-    caption: str | None
+from photocap.library import browse, jobs, photos, search
+from photocap.library.browse import FolderStats
 
 
 @dataclass(frozen=True)
@@ -32,30 +21,9 @@ class PhotoDetails:
     questions: list[tuple[str, str]]
 
 
-@dataclass(frozen=True)
-class FolderStats:
-    path: str
-    online: bool
-    photos: int
-    captioned: int
-    pending: int
-    failed: int
-
-
 def matching_ids(conn: sqlite3.Connection, query: str) -> list[int]:
     """Ids of every photo `query` finds, in the order `photocap search` lists them."""
     return [photo_id for photo_id, _ in search.ranked_ids(conn, query, limit=-1)]
-
-
-def summaries(conn: sqlite3.Connection, ids: list[int]) -> dict[int, PhotoSummary]:
-    """One query for a page of grid cells: the user's caption first, else the first automatic one."""
-    rows = conn.execute(
-        "SELECT p.id, p.path, p.name, p.hash, p.status,"
-        " (SELECT c.text FROM captions c WHERE c.photo_id = p.id"
-        "  ORDER BY c.source = 'auto', c.position, c.id LIMIT 1)"
-        " FROM photos p WHERE p.id IN (SELECT value FROM json_each(?))", (json.dumps(ids),))
-    return {r[0]: PhotoSummary(id=r[0], path=paths.from_db(r[1]), name=r[2], hash=r[3],
-                               status=r[4], caption=r[5]) for r in rows}
 
 
 def details(conn: sqlite3.Connection, photo_id: int) -> PhotoDetails | None:
@@ -64,25 +32,6 @@ def details(conn: sqlite3.Connection, photo_id: int) -> PhotoDetails | None:
         return None
     return PhotoDetails(photo, photos.captions(conn, photo_id), photos.tags(conn, photo_id),
                         photos.questions(conn, photo_id))
-
-
-def tag_counts(conn: sqlite3.Connection, limit: int = 300) -> list[tuple[str, int]]:
-    """The most used tags of photos that search can find, with how many photos carry each."""
-    # NOT IN over the (few) missing photos: a join with photos costs 4x more at 100,000 photos.
-    return [(r[0], r[1]) for r in conn.execute(
-        "SELECT tag, count(*) AS n FROM tags"
-        " WHERE photo_id NOT IN (SELECT id FROM photos WHERE status = 'missing')"
-        " GROUP BY tag ORDER BY n DESC, tag LIMIT ?", (limit,))]
-
-
-def folder_stats(conn: sqlite3.Connection) -> list[FolderStats]:
-    rows = conn.execute(
-        "SELECT r.path, r.online, count(p.id), coalesce(sum(p.status = 'done'), 0),"
-        " coalesce(sum(p.status = 'pending'), 0), coalesce(sum(p.status = 'failed'), 0)"
-        " FROM roots r LEFT JOIN photos p ON p.root_id = r.id AND p.status != 'missing'"
-        " GROUP BY r.id ORDER BY r.path")
-    return [FolderStats(path=paths.from_db(r[0]), online=bool(r[1]), photos=r[2], captioned=r[3],
-                        pending=r[4], failed=r[5]) for r in rows]
 
 
 @dataclass(frozen=True)
@@ -95,7 +44,8 @@ class LibrarySnapshot:
 
 
 def snapshot(conn: sqlite3.Connection) -> LibrarySnapshot:
-    return LibrarySnapshot(folder_stats(conn), tag_counts(conn), photos.counts(conn), jobs.paused(conn))
+    return LibrarySnapshot(browse.folder_stats(conn), browse.tag_counts(conn), photos.counts(conn),
+                           jobs.paused(conn))
 
 
 def query_result(conn: sqlite3.Connection, query: str) -> tuple[str, list[int], dict[int, int]]:

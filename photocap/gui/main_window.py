@@ -26,7 +26,7 @@ from photocap.gui.settings import WATCHING_FIELDS, SettingsDialog, changed
 from photocap.gui.sidebar import Sidebar
 from photocap.gui.status import StatusPanel
 from photocap.gui.welcome import WelcomePage
-from photocap.library import paths
+from photocap.library import browse, paths
 
 SEARCH_DEBOUNCE_MS = 250
 POLL_MS = 1000                  # how often the window looks for changes made by other threads
@@ -62,7 +62,7 @@ class MainWindow(QMainWindow):
         self._snapshot: library_reads.LibrarySnapshot | None = None
         self._build()
         self._connect()
-        has_folders = self.services.conn.execute("SELECT 1 FROM roots LIMIT 1").fetchone() is not None
+        has_folders = browse.has_folders(self.services.conn)
         self.pages.setCurrentWidget(self.library_page if has_folders else self.welcome)
         self._poll_library()                      # the first query; the services start after it
         self._poll = QTimer(self)
@@ -244,7 +244,7 @@ class MainWindow(QMainWindow):
     def _poll_library(self) -> None:
         """Other threads and processes change the library: refresh what depends on it when it did."""
         self._show_folders()
-        version = self.services.conn.execute("PRAGMA data_version").fetchone()[0]
+        version = browse.data_version(self.services.conn)
         if version != self._data_version and not self._refreshing and time.monotonic() >= self._next_refresh:
             self._data_version = version
             self.refresh()

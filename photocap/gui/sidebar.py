@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton,
                                QVBoxLayout, QWidget)
 
-from photocap.gui.library_reads import FolderStats
+from photocap.library.browse import FolderStats
 from photocap.library import paths
 
 ValueRole = Qt.ItemDataRole.UserRole + 1
