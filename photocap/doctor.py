@@ -10,7 +10,10 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
+import sqlite_utils
+
 from photocap import config
+from photocap.library import db
 
 MIN_FREE_BYTES = 1 << 30
 MIN_INOTIFY_WATCHES = 65536
@@ -70,6 +73,7 @@ def checks(settings: config.Settings) -> list[Check]:
     fts = _fts5()
     out.append(Check("SQLite", f"{sqlite3.sqlite_version}, FTS5 {'yes' if fts else 'no'}",
                      None if fts else "this SQLite has no FTS5: use a Python built with a full SQLite"))
+    out.append(library_check(settings.db_path()))
     out.append(_device_check())
     out += _model_checks(settings)
     limit = _inotify_limit()
@@ -84,6 +88,48 @@ def checks(settings: config.Settings) -> list[Check]:
         out.append(Check(label, shown, None if free is None or free >= MIN_FREE_BYTES else
                          f"less than 1 GB free where the {label} lives: free some space"))
     return out
+
+
+def library_check(path: Path) -> Check:
+    """What the library file is, read without creating, migrating or writing anything."""
+    label = "library"
+    if not path.exists():
+        return Check(label, f"{path} (not created yet: the first command that needs it creates it)")
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        return Check(label, str(path), f"cannot open it ({exc}): check its permissions")
+    try:
+        found = sqlite_utils.Database(conn)
+        tables = set(found.table_names())
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        missing = sorted(expected_tables() - tables)
+        if missing:
+            return Check(label, str(path), f"it lacks the tables {', '.join(missing)}: it is not a photocap "
+                                           "library, or a damaged one; move it away and run photocap again")
+        if version > len(db.MIGRATIONS):
+            return Check(label, str(path), f"made by a newer photocap (schema {version}): upgrade photocap")
+        verdict = conn.execute("PRAGMA quick_check").fetchone()[0]
+        if verdict != "ok":
+            return Check(label, str(path), f"damaged ({verdict}): restore it from a backup, or run "
+                                           "`sqlite3 FILE .recover` into a new file")
+        photos = found["photos"].count
+        return Check(label, f"{path} (schema {version}, {photos:,} photos)")
+    except sqlite3.DatabaseError as exc:
+        return Check(label, str(path), f"it is not a photocap library ({exc}): move it away, "
+                                       "or point --db at the right file")
+    finally:
+        conn.close()
+
+
+def expected_tables() -> set[str]:
+    """The tables a current library has: the migrations, applied to an empty database in memory."""
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    try:
+        db.migrate(conn)
+        return set(sqlite_utils.Database(conn).table_names())
+    finally:
+        conn.close()
 
 
 def _device_check() -> Check:
@@ -104,8 +150,7 @@ def _device_check() -> Check:
 def _model_checks(settings: config.Settings) -> list[Check]:
     from photocap.vision import registry
     out = []
-    cache = os.environ.get("HF_HUB_CACHE") or os.environ.get("HF_HOME") or "~/.cache/huggingface"
-    out.append(Check("model cache", str(Path(cache).expanduser()) +
+    out.append(Check("model cache", str(registry.hub_cache()) +
                      (" (offline: HF_HUB_OFFLINE=1)" if os.environ.get("HF_HUB_OFFLINE") == "1" else "")))
     present = []
     for m in registry.list_models():
