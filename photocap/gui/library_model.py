@@ -105,11 +105,6 @@ class LibraryModel(QAbstractListModel):
             index = self.index(row)
             self.dataChanged.emit(index, index)
 
-    def refresh_all(self) -> None:
-        self._pages.clear()
-        if self._ids:
-            self.dataChanged.emit(self.index(0), self.index(len(self._ids) - 1))
-
     # ---- pages ----------------------------------------------------------------------------------
 
     def _summary(self, row: int) -> PhotoSummary | None:

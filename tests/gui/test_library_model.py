@@ -34,7 +34,7 @@ class CountingConnection:
 
 def test_rows_are_read_a_page_at_a_time(qtbot, tmp_path):
     conn = db.connect(tmp_path / "lib.db")
-    fill(conn, 3 * PAGE_SIZE + 10)
+    made = fill(conn, 3 * PAGE_SIZE + 10)
     counting = CountingConnection(conn)
     thumbnails = ThumbnailLoader(QSize(64, 64))
     model = LibraryModel(counting, thumbnails)
@@ -48,7 +48,10 @@ def test_rows_are_read_a_page_at_a_time(qtbot, tmp_path):
     assert counting.queries == 1
     last = model.data(model.index(model.rowCount() - 1), CellRole)[0]
     assert counting.queries == 2
-    assert last.caption is None or isinstance(last.caption, str)
+    # The page read for the last row is the right one: that photo, with its own caption.
+    assert last.id == ids[-1] and last.path == f"/photos/IMG_{made.index(ids[-1]):05d}.jpg"
+    assert last.caption == ("the last one" if ids[-1] == made[-1] else None)
+    assert model.data(model.index(0), CellRole)[0].id == ids[0]
 
     newest = model.row_of(ids[0])
     assert model.photo_id(newest) == ids[0]
