@@ -13,6 +13,7 @@ from typing import Sequence
 
 from photocap import __version__, config
 from photocap.commands import daemon, gui, interop, library, options, vision
+from photocap.console import printable
 from photocap.library.db import LibraryError
 
 COMMAND_MODULES = [library, vision, daemon, interop, gui]
@@ -59,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - users get one line; --debug shows the traceback
         if args.debug:
             raise
-        print(f"photocap: error: {describe(exc)}", file=sys.stderr)
+        print(f"photocap: error: {printable(describe(exc))}", file=sys.stderr)
         return 1
 
 

@@ -1,13 +1,43 @@
-"""Terminal output helpers for the CLI: progress that shows only on a terminal."""
+"""Terminal output helpers for the CLI: progress that shows only on a terminal, and `printable`,
+which every line of text the commands print goes through."""
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
 from typing import TextIO
 
 from photocap.library import paths
+
+# What a terminal would act on rather than show, or show as a line break: C0 and C1 controls (ESC
+# starts escape sequences, CSI and OSC have one-byte C1 forms), DEL, U+2028/U+2029, lone surrogates
+# (undecodable bytes; print would raise) and the bidi controls that reorder what follows
+# ("gpj.exe" shown as "exe.jpg").
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e"
+                          "\u2066-\u2069\ud800-\udfff]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(match: re.Match[str]) -> str:
+    ch = match.group()
+    if ch in _NAMED:
+        return _NAMED[ch]
+    code = ord(ch)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(text: object) -> str:
+    """`text` safe to print on a terminal as one line: every control character, line break,
+    bidi control and lone surrogate becomes a visible escape (\\n, \\x1b, \\u202e); the rest of
+    Unicode is kept as it is. Use it for anything that came from files, metadata or users."""
+    return _UNPRINTABLE.sub(_escape, str(text))
+
+
+def path_text(path: str) -> str:
+    """A file path as one printable line (undecodable bytes shown as U+FFFD)."""
+    return printable(paths.display(path))
 
 
 class StatusLine:
@@ -19,7 +49,7 @@ class StatusLine:
 
     def show(self, text: str) -> None:
         if self.enabled:
-            self.stream.write(f"\r\x1b[K{text}")
+            self.stream.write(f"\r\x1b[K{printable(text)}")
             self.stream.flush()
 
     def done(self) -> None:
@@ -41,11 +71,11 @@ class Progress(StatusLine):
             return
         self._last = t
         tail = paths.display(current)[-60:] if current else ""
-        self.show(f"{self.label}: {count} files {tail}")
+        self.show(f"{self.label}: {count} files {tail}")     # show() makes it printable
 
 
 def warn(message: str) -> None:
-    print(f"photocap: {message}", file=sys.stderr)
+    print(f"photocap: {printable(message)}", file=sys.stderr)
 
 
 def positive_int(text: str) -> int:

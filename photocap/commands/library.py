@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from photocap.console import Progress, StatusLine, warn
 from photocap.commands import options
-from photocap.console import positive_int
+from photocap.console import Progress, StatusLine, path_text, positive_int, printable, warn
 from photocap.library import paths
 
 
@@ -45,7 +44,7 @@ def cmd_index(args, engine) -> int:
     else:
         for r in reports:
             state = "" if r.online else " (offline)"
-            print(f"{paths.display(r.root)}{state}: {r.files} photos, {r.added} new, {r.moved} moved, "
+            print(f"{path_text(r.root)}{state}: {r.files} photos, {r.added} new, {r.moved} moved, "
                   f"{r.updated} changed, {r.missing} missing, {len(r.errors)} problems "
                   f"({r.seconds:.1f} s)")
     scanned_ok = all(r.online for r in reports)
@@ -81,11 +80,12 @@ def cmd_search(args, engine) -> int:
         print("no photos match")
         return 0
     for h in hits:
-        print(paths.display(h.path))
+        # Paths, captions and tags come from files and their metadata: one hit, two lines, always.
+        print(path_text(h.path))
         detail = h.caption or f"({h.status})"
         if h.tags:
             detail += "  [" + ", ".join(h.tags) + "]"
-        print(f"    {detail}")
+        print(f"    {printable(detail)}")
     return 0
 
 
@@ -94,11 +94,11 @@ def cmd_status(args, engine) -> int:
     if args.json:
         print(json.dumps(s, indent=2, ensure_ascii=False))
         return 0
-    print(f"library: {s['db']}")
+    print(f"library: {printable(s['db'])}")
     print(f"photos: {s['photos']}  captioned: {s['captioned']}  pending: {s['pending']}  "
           f"failed: {s['failed']}  missing: {s['missing']}")
     for r in s["roots"]:
-        print(f"folder: {paths.display(r['path'])}{'' if r['online'] else ' (offline)'}")
+        print(f"folder: {path_text(r['path'])}{'' if r['online'] else ' (offline)'}")
     if not s["roots"]:
         print("no folders yet: add one with `photocap index ~/Pictures`")
     return 0

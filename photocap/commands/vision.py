@@ -9,6 +9,7 @@ import sys
 
 from photocap.captioning import usable_captions
 from photocap.commands import options
+from photocap.console import path_text, printable
 from photocap.library import paths
 
 
@@ -43,11 +44,12 @@ def cmd_caption(args, engine) -> int:
             outcome = usable_captions(outcome) or ValueError("the model wrote no caption")
         if isinstance(outcome, Exception):
             failures += 1
-            print(f"photocap: {paths.display(path)}: {getattr(outcome, 'reason', outcome)}", file=sys.stderr)
+            print(f"photocap: {path_text(path)}: {printable(getattr(outcome, 'reason', outcome))}",
+                  file=sys.stderr)
             continue
         results.append({"path": paths.display(path), "captions": outcome})
         if not args.json:
-            print(f"{paths.display(path)}: {' | '.join(outcome)}")
+            print(f"{path_text(path)}: {printable(' | '.join(outcome))}")
     if args.json:
         print(json.dumps(results, indent=2, ensure_ascii=False))
     return 1 if failures else 0
@@ -55,10 +57,10 @@ def cmd_caption(args, engine) -> int:
 
 def cmd_ask(args, engine) -> int:
     if not os.path.exists(args.image):
-        print(f"photocap: error: no such image: {paths.display(args.image)}", file=sys.stderr)
+        print(f"photocap: error: no such image: {path_text(args.image)}", file=sys.stderr)
         return 1
     answer = engine.ask(args.image, " ".join(args.question))
-    print(json.dumps({"answer": answer}, ensure_ascii=False) if args.json else answer)
+    print(json.dumps({"answer": answer}, ensure_ascii=False) if args.json else printable(answer))
     return 0
 
 
