@@ -61,7 +61,9 @@ def choose_device(pref: str = "auto") -> str:
     if kind == "cuda":
         count = torch.cuda.device_count() if torch.cuda.is_available() else 0
         if count == 0:
-            raise DeviceError(f"device {pref} was asked for, but this PyTorch ({torch.__version__}) sees no CUDA GPU")
+            raise DeviceError(
+                f"device {pref} was asked for, but this PyTorch ({torch.__version__}) sees no CUDA GPU"
+            )
         if index and (not index.isdigit() or int(index) >= count):
             raise DeviceError(f"device {pref} does not exist: this machine has {count} CUDA GPU(s)")
         return pref
@@ -98,7 +100,8 @@ def cpu_bf16_is_faster() -> bool:
     best of each counts, so another busy process skews both alike instead of deciding the answer.
     """
     dtypes = (torch.float32, torch.bfloat16)
-    inputs = {dtype: (torch.randn(64, 512, dtype=dtype), torch.randn(512, 512, dtype=dtype)) for dtype in dtypes}
+    inputs = {dtype: (torch.randn(64, 512, dtype=dtype), torch.randn(512, 512, dtype=dtype))
+              for dtype in dtypes}
     best = dict.fromkeys(inputs, float("inf"))
     with torch.inference_mode():
         for round_ in range(9):
@@ -121,7 +124,6 @@ def load(spec_or_name: ModelSpec | str, *, device: str = "auto", precision: str 
     dtype = choose_dtype(device, precision)
 
     import transformers
-    from safetensors import SafetensorError
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # no tqdm bars on the GUI's or daemon's stderr
@@ -130,12 +132,22 @@ def load(spec_or_name: ModelSpec | str, *, device: str = "auto", precision: str 
         "blip-vqa": transformers.BlipForQuestionAnswering,
         "blip2": transformers.Blip2ForConditionalGeneration,
     }[spec.kind]
+    where = f"{spec.name} from {folder}" if spec.local_dir is None else str(folder)
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # its multi-line load report would bury our one line
     try:
-        model = model_class.from_pretrained(folder, dtype=dtype, use_safetensors=True, local_files_only=True)
-        processor = transformers.AutoProcessor.from_pretrained(folder, local_files_only=True, trust_remote_code=False)
-    except (OSError, ValueError, KeyError, TypeError, RuntimeError, SafetensorError) as exc:
-        reason = " ".join(str(exc).split())[:200] or type(exc).__name__
-        raise ModelUnavailable(f"cannot load {spec.name} from {folder}: {reason}") from None
+        model, info = model_class.from_pretrained(
+            folder, dtype=dtype, use_safetensors=True, local_files_only=True, output_loading_info=True
+        )
+        processor = transformers.AutoProcessor.from_pretrained(
+            folder, local_files_only=True, trust_remote_code=False
+        )
+    except Exception as exc:  # noqa: BLE001 - whatever breaks (files, versions, memory), the model is unusable
+        raise ModelUnavailable(f"cannot load {where}: {_reason(exc)}") from None
+    finally:
+        hf_logging.set_verbosity(verbosity)
+    _check_complete(where, info)
+    _check_tokenizer(where, folder, model, processor)
     model.to(device).eval()
     if spec.kind in ("blip", "blip-vqa"):
         _fused_vision_attention(model)
@@ -144,11 +156,58 @@ def load(spec_or_name: ModelSpec | str, *, device: str = "auto", precision: str 
     return LoadedModel(model, processor, spec, device, dtype)
 
 
+def _reason(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:200] or type(exc).__name__
+
+
+def _check_complete(where: str, info: dict) -> None:
+    """Refuse weights that do not match the architecture exactly.
+
+    transformers fills missing tensors with random values and drops unexpected ones, so a damaged or
+    mismatched file would caption with noise. Tied and deliberately ignored keys are not reported.
+    """
+    found = {
+        "missing": {str(key) for key in info.get("missing_keys") or ()},
+        "unexpected": {str(key) for key in info.get("unexpected_keys") or ()},
+        # mismatched entries are (name, shape in file, shape in model)
+        "mismatched": {str(key[0] if isinstance(key, tuple) else key)
+                       for key in info.get("mismatched_keys") or ()},
+    }
+    problems = [f"{len(keys)} {label} (e.g. {min(keys)})" for label, keys in found.items() if keys]
+    if problems:
+        raise ModelUnavailable(
+            f"cannot load {where}: its weights do not match the model ({'; '.join(problems)} tensors); "
+            "the files are damaged or incomplete: download or save the model again"
+        )
+
+
+def _check_tokenizer(where: str, folder: Path, model: Any, processor: Any) -> None:
+    """Without its vocabulary files transformers builds an empty tokenizer that decodes every caption
+    to nothing; refuse the folder instead, so photos wait for a working model rather than fail."""
+    tokenizer = getattr(processor, "tokenizer", None)
+    if tokenizer is None:
+        raise ModelUnavailable(f"cannot load {where}: it has no tokenizer")
+    # tokenizer.json holds a whole vocabulary for every kind; the older per-kind files do too.
+    files = sorted({"tokenizer.json", *getattr(tokenizer, "vocab_files_names", {}).values()})
+    if not any((folder / name).is_file() for name in files):
+        raise ModelUnavailable(
+            f"cannot load {where}: its tokenizer files are missing (none of {', '.join(files)}); "
+            "download or save the model again"
+        )
+    vocab_size = getattr(model.config.get_text_config(), "vocab_size", None)
+    if vocab_size and len(tokenizer) > vocab_size:
+        raise ModelUnavailable(
+            f"cannot load {where}: its tokenizer has {len(tokenizer)} tokens but the model only "
+            f"{vocab_size}; the tokenizer belongs to another model"
+        )
+
+
 def _check_weights(spec: ModelSpec, folder: Path) -> None:
     if has_weights(folder):
         return
     if any(folder.glob("*.bin")) or any(folder.glob("*.pt*")):
-        fix = "re-save it with save_pretrained" if spec.local_dir else f"run `photocap models pull {spec.name}`"
+        fix = ("re-save it with save_pretrained" if spec.local_dir
+               else f"run `photocap models pull {spec.name}`")
         raise ModelUnavailable(
             f"{spec.name}: {folder} has only PyTorch .bin weights, which photocap refuses to load "
             f"(they are pickles and can run code); {fix} to get .safetensors weights"

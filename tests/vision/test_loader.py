@@ -139,3 +139,61 @@ def test_fused_vision_attention_matches_the_eager_one(blip, images):
     assert blip.model.vision_model.encoder.layers[0].self_attn.forward.__name__ == "_sdpa_attention"
     assert torch.allclose(fused_out, eager_out, atol=1e-5)
     assert eager.vision_model.encoder.layers[0].self_attn.forward.__name__ == "forward"
+
+
+def _damaged_copy(source: Path, folder: Path, *, drop: str | None = None, add: str | None = None) -> Path:
+    """A copy of a tiny model folder whose weights file lost a tensor, or gained a stray one."""
+    from safetensors.torch import load_file, save_file
+
+    shutil.copytree(source, folder)
+    tensors = load_file(folder / "model.safetensors")
+    if drop is not None:
+        name = next(name for name in sorted(tensors) if drop in name)
+        del tensors[name]
+    if add is not None:
+        tensors[add] = torch.zeros(3)
+    save_file(tensors, folder / "model.safetensors", metadata={"format": "pt"})
+    return folder
+
+
+@pytest.mark.parametrize(("drop", "add"), [("vision_model.encoder.layers.1.mlp.fc1.weight", None),
+                                           ("word_embeddings", None),
+                                           (None, "text_decoder.stray.weight")])
+def test_a_folder_with_missing_or_unexpected_weights_is_refused(tmp_path, tiny_blip_dir, drop, add, capfd):
+    folder = _damaged_copy(tiny_blip_dir, tmp_path / "damaged", drop=drop, add=add)
+    capfd.readouterr()
+    with pytest.raises(ModelUnavailable) as err:
+        load(str(folder), device="cpu", precision="fp32")
+    text = str(err.value)
+    assert "\n" not in text and str(folder) in text
+    assert ("missing" if drop else "unexpected") in text
+    assert "LOAD REPORT" not in capfd.readouterr().err  # the one line is all the user sees
+
+
+def test_blip2_missing_a_tensor_is_refused(tmp_path, tiny_blip2_dir):
+    folder = _damaged_copy(tiny_blip2_dir, tmp_path / "damaged2", drop="qformer.encoder.layer.0")
+    with pytest.raises(ModelUnavailable, match="missing"):
+        load(str(folder), device="cpu", precision="fp32")
+
+
+@pytest.mark.parametrize("kind", ["blip", "blip2"])
+@pytest.mark.parametrize("removed", [("tokenizer.json",), ("tokenizer.json", "tokenizer_config.json")])
+def test_a_folder_without_its_tokenizer_is_refused(tmp_path, tiny_blip_dir, tiny_blip2_dir, kind, removed):
+    folder = tmp_path / "no-tokenizer"
+    shutil.copytree(tiny_blip_dir if kind == "blip" else tiny_blip2_dir, folder)
+    for name in removed:
+        (folder / name).unlink()
+    with pytest.raises(ModelUnavailable) as err:
+        load(str(folder), device="cpu", precision="fp32")
+    text = str(err.value)
+    assert "\n" not in text and str(folder) in text and "tokenizer" in text
+
+
+def test_a_broken_processor_file_is_model_unavailable(tmp_path, tiny_blip_dir):
+    folder = tmp_path / "bad-processor"
+    shutil.copytree(tiny_blip_dir, folder)
+    (folder / "processor_config.json").write_text('{"image_processor": {"image_processor_type": 7}}')
+    with pytest.raises(ModelUnavailable) as err:
+        load(str(folder), device="cpu", precision="fp32")
+    assert str(folder) in str(err.value) and "\n" not in str(err.value)
+
