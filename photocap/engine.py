@@ -10,10 +10,13 @@ import os
 import sqlite3
 import threading
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from photocap import config
 from photocap.library import db, jobs, photos, roots, scan, search
+
+if TYPE_CHECKING:
+    from photocap.vision.host import ModelHost
 
 
 class Engine:
@@ -21,10 +24,10 @@ class Engine:
         self.settings = settings or config.load()
         self.db_path: Path = self.settings.db_path()
         self.conn: sqlite3.Connection = db.connect(self.db_path)
-        self._host = None
+        self._host: ModelHost | None = None
 
     @property
-    def models(self):
+    def models(self) -> ModelHost:
         """The ModelHost; torch is imported only when a model is first needed."""
         if self._host is None:
             from photocap.vision.host import ModelHost

@@ -14,7 +14,8 @@ def main(settings: Settings) -> int:
     from photocap.gui.icons import app_icon
     from photocap.gui.main_window import MainWindow
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
     app.setApplicationName("photocap")
     app.setApplicationDisplayName("photocap")
     app.setDesktopFileName("io.github.photocap.Photocap")

@@ -154,10 +154,10 @@ class DetailsPane(QWidget):
         facts = QFormLayout()
         self.taken = QLabel()
         self.camera = QLabel()
-        self.size = QLabel()
+        self.size_label = QLabel()
         self.status = ElidedLabel()
         self.path = ElidedLabel(Qt.TextElideMode.ElideMiddle)
-        for label, widget in (("Taken", self.taken), ("Camera", self.camera), ("Size", self.size),
+        for label, widget in (("Taken", self.taken), ("Camera", self.camera), ("Size", self.size_label),
                               ("Status", self.status), ("File", self.path)):
             facts.addRow(label, widget)
         layout.addLayout(facts)
@@ -178,7 +178,7 @@ class DetailsPane(QWidget):
             widget.setEnabled(details is not None)
         if details is None:
             self.preview.set_image(None, "Select a photo to see it here")
-            for label in (self.name, self.model_captions, self.taken, self.camera, self.size,
+            for label in (self.name, self.model_captions, self.taken, self.camera, self.size_label,
                           self.status, self.path):
                 label.clear()
             self.caption_edit.clear()
@@ -198,7 +198,7 @@ class DetailsPane(QWidget):
         self.tags_edit.setText(", ".join(t for t, _ in details.tags))
         self.taken.setText(photo.taken_at.replace("T", " ") if photo.taken_at else "unknown")
         self.camera.setText(photo.camera or "unknown")
-        self.size.setText(size_text(photo))
+        self.size_label.setText(size_text(photo))
         status = STATUS_TEXT.get(photo.status, photo.status)
         self.status.setText(f"{status}: {photo.error}" if photo.error else status)
         self.path.setText(paths.display(photo.path))

@@ -7,7 +7,7 @@ out 100,000 uniform cells in batches without computing a free position for each:
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QRect, QSize, Qt, Signal
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QKeyEvent, QPainter, QPalette
 from PySide6.QtWidgets import (QAbstractItemView, QListView, QStyle, QStyledItemDelegate,
                                QStyleOptionViewItem)
@@ -23,10 +23,11 @@ STATUS_LINE = {"pending": "waiting for a caption…", "failed": "could not be ca
 class ThumbnailDelegate(QStyledItemDelegate):
     """Paints a cell from its CellRole, in the palette's colours (light or dark alike)."""
 
-    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
         return CELL
 
-    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem,
+              index: QModelIndex | QPersistentModelIndex) -> None:
         cell = index.data(CellRole)
         widget = option.widget
         if widget is not None:
@@ -111,7 +112,8 @@ class GridView(QListView):
         else:
             super().keyPressEvent(event)
 
-    def dataChanged(self, top_left: QModelIndex, bottom_right: QModelIndex, roles=()) -> None:
+    def dataChanged(self, top_left: QModelIndex | QPersistentModelIndex,
+                    bottom_right: QModelIndex | QPersistentModelIndex, roles=()) -> None:
         # All cells have one size, so new data never moves a cell: repaint it. QListView's list
         # mode would lay out every row again (a thumbnail arriving cost 1 ms per 1,000 rows).
         if top_left == bottom_right:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 from collections import OrderedDict
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, Qt, Signal
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QPersistentModelIndex, Qt, Signal
 
 from photocap.library import browse
 from photocap.library.browse import PhotoSummary
@@ -43,10 +43,10 @@ class LibraryModel(QAbstractListModel):
 
     # ---- Qt model API ---------------------------------------------------------------------------
 
-    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self._ids)
 
-    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
         if not index.isValid() or not 0 <= index.row() < len(self._ids):
             return None
         photo_id = self._ids[index.row()]

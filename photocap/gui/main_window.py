@@ -54,7 +54,7 @@ class MainWindow(QMainWindow):
         self.model = LibraryModel(self.services.conn, self.services.thumbnails, self)
         self._query = ""                          # the query last asked for (typed or refreshed)
         self._query_token = 0
-        self._data_version = None
+        self._data_version: int | None = None
         self._refreshing = False
         self._refresh_started = self._next_refresh = 0.0
         self._restoring = False
