@@ -81,8 +81,10 @@ def human_text(image: Image.Image, path: str) -> tuple[str | None, list[str]]:
     if sidecar:
         sources.append(lambda: xmp.read_sidecar(sidecar))
     packet = image.info.get("xmp") or image.info.get("XML:com.adobe.xmp")
-    if packet:
-        sources.append(lambda: xmp.parse(packet if isinstance(packet, bytes) else packet.encode()))
+    if isinstance(packet, str):
+        packet = packet.encode("utf-8", "replace")
+    if isinstance(packet, bytes) and packet:
+        sources.append(lambda: xmp.parse(packet))       # capped and hardened like sidecars
     for read in sources:
         try:
             data = read()
@@ -105,7 +107,10 @@ def human_text(image: Image.Image, path: str) -> tuple[str | None, list[str]]:
             raw = ""
         if raw and raw.lower() not in CAMERA_BOILERPLATE:
             description = raw
-    return (description.strip() if description else None), keywords
+    # EXIF and IPTC strings carry NULs and escape codes: keep them out of captions and XMP.
+    description = xmp.xml_text(description).strip() if description else None
+    keywords = [k for k in (xmp.xml_text(k).strip() for k in keywords) if k]
+    return description or None, keywords
 
 
 def _iptc(image: Image.Image) -> tuple[str | None, list[str]]:
