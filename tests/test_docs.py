@@ -14,7 +14,8 @@ from photocap.library import query
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
 
 
-def _subcommands(parser: argparse.ArgumentParser, prefix: str = "") -> list[tuple[str, argparse.ArgumentParser]]:
+def _subcommands(parser: argparse.ArgumentParser,
+                 prefix: str = "") -> list[tuple[str, argparse.ArgumentParser]]:
     found = []
     for action in parser._actions:                      # argparse has no public walk of subparsers
         if isinstance(action, argparse._SubParsersAction):
