@@ -58,7 +58,7 @@ def test_reviewed_export_comes_back_as_approved_user_captions(library, tmp_path,
     capsys.readouterr()
     assert cli.main(["--db", path, "import", str(out)]) == 1          # unmatched and broken lines reported
     captured = capsys.readouterr()
-    assert "matched 3 photos" in captured.out
+    assert "imported 3 photos" in captured.out and "2 lines skipped" in captured.out
     assert "not-there.jpg" in captured.err and "line 5" in captured.err
     beach = photos.by_path(conn, str(root / "beach.jpg"))
     caps = photos.captions(conn, beach.id)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 
+from photocap.console import printable, warn
 from photocap.library import exchange, search, xmp
 from photocap.library.publish import publish
 
@@ -20,6 +22,8 @@ def register(sub: argparse._SubParsersAction, parents: list) -> None:
     p = sub.add_parser("import", parents=parents, help="import reviewed captions and tags (JSONL or CSV)")
     p.add_argument("file", metavar="FILE")
     p.add_argument("--format", choices=["jsonl", "csv"], help="default: from the file name")
+    p.add_argument("--strict", action="store_true",
+                   help="import nothing if any line has a problem (default: report it, import the rest)")
     p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("xmp", parents=parents, help="write captions and tags into XMP sidecars")
@@ -40,28 +44,41 @@ def cmd_export(args, engine) -> int:
     writer = exchange.write_csv if args.format == "csv" else exchange.write_jsonl
     if args.output:
         tmp = args.output + ".part"
-        with open(tmp, "w", encoding="utf-8", newline="") as out:
-            n = writer(rows, out)
-        os.replace(tmp, args.output)
-        print(f"exported {n} photos to {args.output}", file=sys.stderr)
+        try:
+            with open(tmp, "w", encoding="utf-8", newline="") as out:
+                n = writer(rows, out)
+            os.replace(tmp, args.output)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)          # no half-written file left behind
+            raise
+        print(f"exported {n} photos to {printable(args.output)}", file=sys.stderr)
     else:
         writer(rows, sys.stdout)
     return 0
 
 
+# Problems shown one per line; the rest are counted (a 100,000-line file can be all wrong).
+SHOWN_PROBLEMS = 50
+
+
 def cmd_import(args, engine) -> int:
     fmt = args.format or ("csv" if args.file.lower().endswith(".csv") else "jsonl")
-    with open(args.file, encoding="utf-8-sig") as f:
-        text = f.read()
-    report = exchange.import_records(engine.conn, text, fmt)
-    print(f"matched {report.matched} photos: {report.captions} reviewed captions, {report.tags} tags")
-    for path in report.unmatched[:20]:
-        print(f"photocap: not in the library: {path}", file=sys.stderr)
-    if len(report.unmatched) > 20:
-        print(f"photocap: ... and {len(report.unmatched) - 20} more not in the library", file=sys.stderr)
-    for problem in report.problems:
-        print(f"photocap: skipped {problem}", file=sys.stderr)
-    return 1 if report.unmatched or report.problems else 0
+    # newline="": line breaks inside CSV cells stay as written. surrogateescape: a line that is not
+    # UTF-8 is reported as such (and a path in it still names its file exactly).
+    with open(args.file, encoding="utf-8-sig", errors="surrogateescape", newline="") as f:
+        report = exchange.import_records(engine.conn, f, fmt, strict=args.strict)
+    for problem in report.problems[:SHOWN_PROBLEMS]:
+        warn(problem)
+    if len(report.problems) > SHOWN_PROBLEMS:
+        warn(f"... and {len(report.problems) - SHOWN_PROBLEMS} more lines with problems")
+    if not report.committed:
+        warn(f"nothing imported (--strict): {len(report.problems)} lines have problems")
+        return 1
+    skipped = f"; {len(report.problems)} lines skipped" if report.problems else ""
+    print(f"imported {report.imported} photos: {report.captions} reviewed captions, "
+          f"{report.tags} tags{skipped}")
+    return 1 if report.problems else 0
 
 
 def cmd_xmp(args, engine) -> int:
