@@ -13,7 +13,7 @@ from typing import Sequence
 
 from photocap import __version__, config
 from photocap.commands import daemon, gui, interop, library, options, vision
-from photocap.console import printable
+from photocap.console import OneLineFormatter, printable
 from photocap.library.db import LibraryError
 
 COMMAND_MODULES = [library, vision, daemon, interop, gui]
@@ -37,8 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(OneLineFormatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, handlers=[handler])
     if not args.command:
         # No subcommand: the desktop app, where there is a screen to show it on.
         if not gui.display_available():

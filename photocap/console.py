@@ -4,6 +4,7 @@ which every line of text the commands print goes through."""
 from __future__ import annotations
 
 import argparse
+import logging
 import re
 import sys
 import time
@@ -38,6 +39,14 @@ def printable(text: object) -> str:
 def path_text(path: str) -> str:
     """A file path as one printable line (undecodable bytes shown as U+FFFD)."""
     return printable(paths.display(path))
+
+
+class OneLineFormatter(logging.Formatter):
+    """Log records as one printable line each (file names in messages cannot forge log lines);
+    a traceback, shown with --debug, keeps its own lines."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return printable(super().formatMessage(record))
 
 
 class StatusLine:

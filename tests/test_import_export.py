@@ -205,3 +205,25 @@ def test_a_photo_whose_name_is_not_utf8_gets_its_reviewed_caption(library, tmp_p
     assert cli.main(["--db", path, "import", str(out)]) == 0, capsys.readouterr().err
     assert _caption(conn, odd) == "café sign in red"
     assert _caption(conn, str(root / "beach.jpg")) == "a dog on the beach"
+
+
+def test_overlong_lines_and_cells_are_reported_not_read_whole(library, tmp_path, monkeypatch, capsys):
+    path, root, conn, _ = library
+    monkeypatch.setattr(exchange, "MAX_FIELD_CHARS", 1000)       # the cap, small enough to test
+    beach, forest = str(root / "beach.jpg"), str(root / "forest.jpg")
+    review = tmp_path / "review.jsonl"
+    _write_jsonl(review, [{"path": beach, "caption": "x" * 5000},
+                          {"path": forest, "caption": "short and fine"}])
+    capsys.readouterr()
+    assert cli.main(["--db", path, "import", str(review)]) == 1
+    (problem,) = capsys.readouterr().err.splitlines()
+    assert problem == "photocap: line 1: longer than 1,000 characters"
+    assert _caption(conn, forest) == "short and fine" and _caption(conn, beach) == "a dog on the beach"
+    review = tmp_path / "review.csv"
+    review.write_text(f"path,caption\n{forest},fir trees\n{beach},\"{'y' * 5000}\"\n{beach},sand\n",
+                      encoding="utf-8")
+    assert cli.main(["--db", path, "import", str(review)]) == 1
+    (problem,) = capsys.readouterr().err.splitlines()
+    assert problem == ("photocap: line 3: a cell is longer than 1,000 characters; "
+                       "the rest of the file was not read")
+    assert _caption(conn, forest) == "fir trees" and _caption(conn, beach) == "a dog on the beach"

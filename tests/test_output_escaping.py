@@ -171,3 +171,25 @@ def test_caption_and_ask_print_file_names_escaped(tmp_path, tiny_blip_dir, capsy
     assert cli.main(["--db", str(tmp_path / "l.db"), "ask", missing, "what?"]) == 1
     (line,) = _one_line_each(capsys.readouterr().err)
     assert line == f"photocap: error: no such image: {tmp_path}/no\\x1b[2J\\nx.jpg"
+
+
+@pytest.mark.timeout(240)
+def test_watch_log_lines_cannot_be_forged_by_file_names(tmp_path, tiny_blip_dir):
+    import re
+    import subprocess
+    import sys
+    pics = tmp_path / "pics"
+    pics.mkdir()
+    Image.new("RGB", (40, 30), "red").save(pics / "plain.jpg")
+    Image.new("RGB", (40, 30), "blue").save(pics / f"p{ESC}[2J\n2026-01-01 00:00:00 ERROR forged.jpg",
+                                            format="JPEG")
+    env = {**os.environ, "PHOTOCAP_DB": str(tmp_path / "lib.db"), "PHOTOCAP_MODEL": str(tiny_blip_dir),
+           "PHOTOCAP_NUM_BEAMS": "1", "PHOTOCAP_MIN_NEW_TOKENS": "2", "PHOTOCAP_MAX_NEW_TOKENS": "4"}
+    result = subprocess.run([sys.executable, "-m", "photocap", "watch", str(pics), "--once"], env=env,
+                            capture_output=True, text=True, timeout=200)
+    assert result.returncode == 0, result.stderr
+    lines = _one_line_each(result.stderr)
+    stamp = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [A-Z]+ |^photocap: ")
+    assert [line for line in lines if not stamp.match(line)] == []
+    assert not [line for line in lines if line.startswith("2026-01-01 00:00:00 ERROR")]
+    assert any("p\\x1b[2J\\n2026-01-01 00:00:00 ERROR forged.jpg" in line for line in lines), lines

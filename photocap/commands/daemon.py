@@ -6,6 +6,7 @@ import argparse
 import logging
 
 from photocap.commands import options
+from photocap.console import OneLineFormatter
 
 
 def register(sub: argparse._SubParsersAction, parents: list) -> None:
@@ -31,7 +32,7 @@ def cmd_watch(args, engine) -> int:
     level = logging.WARNING if args.quiet else (logging.DEBUG if getattr(args, "debug", False) else logging.INFO)
     logging.getLogger().setLevel(level)
     for handler in logging.getLogger().handlers:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S"))
+        handler.setFormatter(OneLineFormatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S"))
     if args.settle is not None:
         engine.settings = engine.settings.replace(settle_seconds=args.settle)
     return daemon.run(engine, args.folders, once=args.once, force_polling=args.polling)

@@ -185,7 +185,7 @@ def _read_jsonl(source: IO[str]) -> Iterator[Reviewed | str]:
         if len(line) > MAX_FIELD_CHARS:
             while line and not line.endswith(("\n", "\r")):      # skip the rest, never hold it whole
                 line = source.readline(MAX_FIELD_CHARS)
-            yield f"line {number}: longer than {MAX_FIELD_CHARS // 2**20} MiB"
+            yield f"line {number}: longer than {MAX_FIELD_CHARS:,} characters"
             continue
         if not line.strip():
             continue
@@ -247,7 +247,9 @@ def _read_csv(source: IO[str]) -> Iterator[Reviewed | str]:
                 row = next(reader, None)
             except csv.Error as exc:
                 # Past a broken field the reader cannot know where rows start again.
-                yield f"line {number}: {exc}; the rest of the file was not read"
+                why = (f"a cell is longer than {MAX_FIELD_CHARS:,} characters" if "field limit" in str(exc)
+                       else f"not valid CSV ({exc})")
+                yield f"line {number}: {why}; the rest of the file was not read"
                 return
             if row is None:
                 return
