@@ -181,6 +181,8 @@ class CaptionLoop:
 
     def _publish(self, results: list[CaptionResult]) -> None:
         """With the XMP settings on, new captions go to sidecars (and files) at once."""
+        from photocap.library.publish import news as publish_news
+
         settings = self.host.settings
         if not (settings.xmp_sidecars or settings.write_into_files):
             return
@@ -189,4 +191,5 @@ class CaptionLoop:
                 publish(self.conn, result.photo_id, sidecar=settings.xmp_sidecars,
                         naming=settings.xmp_naming, into_file=settings.write_into_files)
             except XmpError as exc:
-                log.warning("XMP not written: %s", exc)
+                # A read-only folder fails every photo in it: say so once, keep captioning.
+                log.log(logging.WARNING if publish_news(exc) else logging.DEBUG, "XMP not written: %s", exc)
