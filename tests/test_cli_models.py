@@ -2,6 +2,8 @@
 
 import json
 import os
+import shutil
+import signal
 import subprocess
 import sys
 
@@ -99,3 +101,101 @@ def test_models_lists_presets(tmp_path, capsys):
     models = {m["name"]: m for m in json.loads(capsys.readouterr().out)}
     assert {"blip-base", "blip-large", "blip-vqa", "blip2-opt", "blip2-flan-t5"} <= set(models)
     assert models["blip-vqa"]["can_ask"] and models["blip-base"]["can_caption"]
+
+
+@pytest.mark.parametrize(("option", "value", "allowed"), [
+    ("--max-new-tokens", "100000000", "from 1 to 512"),
+    ("--min-new-tokens", "-1", "from 0 to 512"),
+    ("--num-beams", "99", "from 1 to 16"),
+    ("--num-captions", "11", "from 1 to 10"),
+    ("--temperature", "0", "above 0 and at most 5"),
+    ("--top-p", "2", "above 0 and at most 1"),
+    ("--repetition-penalty", "0.5", "from 1 to 5"),
+    ("--batch-size", "100000", "from 1 to 256"),
+])
+def test_caption_options_out_of_range_are_a_usage_error_naming_the_range(tmp_path, pics, tiny_blip_dir, capsys,
+                                                                         option, value, allowed):
+    with pytest.raises(SystemExit) as code:
+        cli.main(["--db", str(tmp_path / "l.db"), "caption", str(pics / "img0.jpg"),
+                  "--model", str(tiny_blip_dir), *FAST, option, value])
+    assert code.value.code == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert option in last and allowed in last and value in last
+
+
+def test_shortest_above_longest_on_the_command_line_is_one_line(tmp_path, pics, tiny_blip_dir, capsys):
+    code = cli.main(["--db", str(tmp_path / "l.db"), "caption", str(pics / "img0.jpg"),
+                     "--model", str(tiny_blip_dir), "--min-new-tokens", "9", "--max-new-tokens", "4"])
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("\n") == 1 and "min_new_tokens (9)" in err
+
+
+def test_a_lower_longest_on_the_command_line_lowers_the_saved_shortest(tmp_path, pics, tiny_blip_dir, capsys):
+    # The default shortest is 5 tokens: asking for at most 3 must not be an error.
+    assert cli.main(["--db", str(tmp_path / "l.db"), "caption", str(pics / "img0.jpg"), "--json",
+                     "--model", str(tiny_blip_dir), "--num-beams", "1", "--max-new-tokens", "3"]) == 0
+    (out,) = json.loads(capsys.readouterr().out)
+    assert out["captions"] and all(len(c.split()) <= 3 for c in out["captions"])
+
+
+def photocap(env, *args, timeout=180):
+    return subprocess.run([sys.executable, "-m", "photocap", *args], env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+@pytest.fixture
+def env(tmp_path, tiny_blip_dir):
+    return {**os.environ, "PHOTOCAP_DB": str(tmp_path / "lib.db"), "PHOTOCAP_MODEL": str(tiny_blip_dir),
+            "PHOTOCAP_NUM_BEAMS": "1", "PHOTOCAP_MIN_NEW_TOKENS": "2", "PHOTOCAP_MAX_NEW_TOKENS": "4",
+            "PYTHONUNBUFFERED": "1"}
+
+
+def library_counts(env):
+    return json.loads(photocap(env, "status", "--json").stdout)
+
+
+@pytest.mark.timeout(120)
+def test_index_beyond_the_models_length_keeps_photos_queued_with_the_range(pics, env):
+    # Within the static range (512) but beyond the tiny model's 64 positions.
+    result = photocap(env, "index", str(pics), "--max-new-tokens", "100")
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    (waiting,) = [line for line in result.stderr.splitlines() if "wait for captions" in line]
+    assert waiting.startswith("photocap: 3 photos wait") and "max_new_tokens" in waiting and "use 1 to 64" in waiting
+    counts = library_counts(env)
+    assert (counts["pending"], counts["failed"], counts["captioned"]) == (3, 0, 0)
+
+
+@pytest.mark.timeout(120)
+def test_watch_beyond_the_models_length_keeps_running_and_photos_queued(pics, env):
+    env = {**env, "PHOTOCAP_MAX_NEW_TOKENS": "100", "PHOTOCAP_SETTLE_SECONDS": "0.3"}
+    daemon = subprocess.Popen([sys.executable, "-m", "photocap", "watch", str(pics)], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        lines = []
+        for line in daemon.stdout:               # the daemon logs, then waits to retry
+            lines.append(line)
+            if "photos stay queued" in line:
+                break
+        assert "use 1 to 64" in lines[-1], "".join(lines)
+        assert daemon.poll() is None            # still watching
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(timeout=60) == 0
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+            daemon.wait()
+    counts = library_counts(env)
+    assert (counts["pending"], counts["failed"], counts["captioned"]) == (3, 0, 0)
+
+
+@pytest.mark.timeout(120)
+def test_a_model_folder_without_its_tokenizer_leaves_photos_queued(tmp_path, pics, env, tiny_blip_dir):
+    broken = tmp_path / "no-tokenizer"
+    shutil.copytree(tiny_blip_dir, broken)
+    (broken / "tokenizer.json").unlink()
+    result = photocap({**env, "PHOTOCAP_MODEL": str(broken)}, "index", str(pics))
+    assert result.returncode == 0 and "Traceback" not in result.stderr
+    assert "3 photos wait for captions" in result.stderr and str(broken) in result.stderr
+    counts = library_counts(env)
+    assert (counts["pending"], counts["failed"]) == (3, 0)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any, Callable
 
-from photocap.console import positive_int
+from photocap import config
 
 
 def common() -> argparse.ArgumentParser:
@@ -27,19 +28,41 @@ def models() -> argparse.ArgumentParser:
                    "the caption model when it can answer)")
     g.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"])
     g.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"])
-    g.add_argument("--batch-size", type=positive_int, metavar="N")
+    g.add_argument("--batch-size", type=checked("batch_size"), metavar="N", help=allowed("batch_size"))
     c = p.add_argument_group("caption options")
-    c.add_argument("--prompt", metavar="TEXT", help='conditional prefix, e.g. "a photography of"')
-    c.add_argument("--num-beams", type=positive_int, metavar="N", help="beam search width")
+    c.add_argument("--prompt", type=checked("prompt"), metavar="TEXT",
+                   help=f'conditional prefix, e.g. "a photography of" (at most {config.PROMPT_MAX_CHARS} '
+                        "characters)")
+    c.add_argument("--num-beams", type=checked("num_beams"), metavar="N",
+                   help=f"beam search width ({allowed('num_beams')})")
     c.add_argument("--sample", dest="do_sample", action="store_true", default=None,
                    help="nucleus sampling instead of beam search")
-    c.add_argument("--top-p", type=float, metavar="P")
-    c.add_argument("--temperature", type=float, metavar="T")
-    c.add_argument("--num-captions", type=positive_int, metavar="N", help="captions per photo")
-    c.add_argument("--max-new-tokens", type=positive_int, metavar="N")
-    c.add_argument("--min-new-tokens", type=int, metavar="N")
-    c.add_argument("--repetition-penalty", type=float, metavar="X")
+    c.add_argument("--top-p", type=checked("top_p"), metavar="P", help=allowed("top_p"))
+    c.add_argument("--temperature", type=checked("temperature"), metavar="T", help=allowed("temperature"))
+    c.add_argument("--num-captions", type=checked("num_captions"), metavar="N",
+                   help=f"captions per photo ({allowed('num_captions')})")
+    c.add_argument("--max-new-tokens", type=checked("max_new_tokens"), metavar="N",
+                   help=f"longest caption in tokens ({allowed('max_new_tokens')}, and what the model allows)")
+    c.add_argument("--min-new-tokens", type=checked("min_new_tokens"), metavar="N",
+                   help=f"shortest caption in tokens ({allowed('min_new_tokens')})")
+    c.add_argument("--repetition-penalty", type=checked("repetition_penalty"), metavar="X",
+                   help=allowed("repetition_penalty"))
     return p
+
+
+def checked(name: str) -> Callable[[str], Any]:
+    """An argparse type for a setting: its value, or "argument --num-beams: must be ... not 20"."""
+    def parse(text: str) -> Any:
+        try:
+            return config.parse_setting(name, text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    return parse
+
+
+def allowed(name: str) -> str:
+    """The range in a help text, from the one declaration in photocap.config."""
+    return config.LIMITS[name].describe()
 
 
 MODEL_FIELDS = ("model", "vqa_model", "device", "precision", "batch_size", "prompt", "num_beams",

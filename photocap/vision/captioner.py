@@ -12,6 +12,7 @@ from typing import Any
 import torch
 from PIL import Image
 
+from photocap.config import parse_setting
 from photocap.library.images import ImageError, open_image
 from photocap.vision.loader import LoadedModel
 from photocap.vision.registry import ModelUnavailable
@@ -30,18 +31,15 @@ class CaptionOptions:
     repetition_penalty: float = 1.2
 
     def __post_init__(self) -> None:
-        checks = {
-            "num_beams": self.num_beams >= 1,
-            "num_captions": self.num_captions >= 1,
-            "top_p": 0 < self.top_p <= 1,
-            "temperature": self.temperature > 0,
-            "max_new_tokens": self.max_new_tokens >= 1,
-            "min_new_tokens": self.min_new_tokens >= 0,
-            "repetition_penalty": self.repetition_penalty > 0,
-        }
-        for name, ok in checks.items():
-            if not ok:
-                raise ValueError(f"caption option {name} cannot be {getattr(self, name)!r}")
+        # The ranges are the settings' own (photocap.config.LIMITS): declared once.
+        for f in fields(self):
+            try:
+                parse_setting(f.name, getattr(self, f.name))
+            except ValueError as exc:
+                raise ValueError(f"caption option {f.name} {exc}") from None
+        if self.min_new_tokens > self.max_new_tokens:
+            raise ValueError(f"caption option min_new_tokens ({self.min_new_tokens}) cannot be more than "
+                             f"max_new_tokens ({self.max_new_tokens})")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -54,7 +52,7 @@ class CaptionOptions:
     def generate_kwargs(self) -> dict[str, Any]:
         kwargs: dict[str, Any] = {
             "max_new_tokens": self.max_new_tokens,
-            "min_new_tokens": min(self.min_new_tokens, self.max_new_tokens),
+            "min_new_tokens": self.min_new_tokens,
             "repetition_penalty": self.repetition_penalty,
             "num_return_sequences": self.num_captions,
         }
@@ -80,9 +78,49 @@ class Captioner:
         self.loaded = loaded
         self.options = options or CaptionOptions()
         self.batch_size = batch_size
+        self._check_length()
         self._generate_kwargs = self.options.generate_kwargs()
         if suppressed := self._never_generated():
             self._generate_kwargs["suppress_tokens"] = suppressed
+
+    def _check_length(self) -> None:
+        """More new tokens than the text decoder has positions crash every batch: refuse them now, as a
+        model problem (photos stay queued), with the range this model and prompt allow."""
+        text_config = self.loaded.model.config.get_text_config()
+        positions = getattr(text_config, "max_position_embeddings", None)
+        if not positions:
+            return  # relative positions (T5): no fixed end
+        # The last token written needs no position of its own, hence the + 1.
+        allowed = positions - self._prompt_positions() + 1
+        wanted = self.options.max_new_tokens
+        if wanted <= allowed:
+            return
+        name = self.loaded.spec.name
+        if allowed < 1:
+            raise ModelUnavailable(f"the prompt is too long for {name}: it leaves no room for a caption")
+        raise ModelUnavailable(
+            f"max_new_tokens {wanted} is more than {name} can write"
+            f"{' after this prompt' if self.options.prompt.strip() else ''}: use 1 to {allowed}"
+        )
+
+    def _prompt_positions(self) -> int:
+        """Decoder positions taken before the first new token, as generate() lays them out."""
+        config = self.loaded.model.config
+        if self.loaded.spec.kind == "blip2" and config.text_config.is_encoder_decoder:
+            return 1  # the decoder starts from its start token; the prompt goes to the encoder
+        prompt = self.options.prompt.strip()
+        if not prompt:
+            # BLIP starts from [DEC]; BLIP-2 from the image's query tokens and <s>.
+            return 1 if self.loaded.spec.kind != "blip2" else config.num_query_tokens + 1
+        side = self.loaded.image_size
+        blank = Image.new("RGB", (side, side))
+        ids = self.loaded.processor(images=[blank], text=[prompt], return_tensors="pt")["input_ids"]
+        if self.loaded.spec.kind != "blip2":
+            return ids.shape[1] - 1  # BLIP's generate() drops the prompt's closing [SEP]
+        # Processors saved before image tokens were expanded in the text leave the queries to generate().
+        image_token = getattr(config, "image_token_index", None)
+        has_queries = image_token is not None and bool((ids[0] == image_token).any())
+        return ids.shape[1] + (0 if has_queries else config.num_query_tokens)
 
     def _never_generated(self) -> list[int]:
         """Special tokens ([PAD], [UNK], [MASK], ...) are never words of a caption; the end token is

@@ -12,7 +12,7 @@ import logging
 from photocap.config import Settings
 from photocap.vision import loader, registry
 from photocap.vision.asker import Asker
-from photocap.vision.captioner import CaptionOptions, Captioner
+from photocap.vision.captioner import Captioner, CaptionOptions
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +21,7 @@ class ModelHost:
     def __init__(self, settings: Settings):
         self.settings = settings
         self._captioner: Captioner | None = None
+        self._caption_model: loader.LoadedModel | None = None
         self._asker: Asker | None = None
 
     @property
@@ -36,13 +37,15 @@ class ModelHost:
 
     def captioner(self) -> Captioner:
         if self._captioner is None:
-            loaded = loader.load(self.settings.model, device=self.settings.device,
-                                 precision=self.settings.precision)
+            loaded = self._caption_model or loader.load(self.settings.model, device=self.settings.device,
+                                                        precision=self.settings.precision)
             if not loaded.spec.can_caption:
                 raise loader.ModelUnavailable(
                     f"model {loaded.spec.name} answers questions but cannot caption; "
                     "choose a caption model such as blip-base")
             log.info("caption model %s on %s (%s)", loaded.spec.name, loaded.device, loaded.dtype)
+            # Kept even when the options do not fit it (too many new tokens): a retry costs no reload.
+            self._caption_model = loaded
             self._captioner = Captioner(loaded, CaptionOptions.from_settings(self.settings),
                                         batch_size=self.settings.batch_size)
         return self._captioner
@@ -63,10 +66,12 @@ class ModelHost:
         cap = self._captioner
         if cap is None:
             return f"{self.settings.model} (not loaded)"
-        return f"{cap.loaded.spec.name} on {cap.loaded.device} ({str(cap.loaded.dtype).replace('torch.', '')})"
+        dtype = str(cap.loaded.dtype).replace("torch.", "")
+        return f"{cap.loaded.spec.name} on {cap.loaded.device} ({dtype})"
 
     def unload(self) -> None:
         self._captioner = None
+        self._caption_model = None
         self._asker = None
         gc.collect()
         try:

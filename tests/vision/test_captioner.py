@@ -32,7 +32,10 @@ def test_options_match_the_settings_fields():
     assert CaptionOptions(**options.to_dict()) == options
 
 
-@pytest.mark.parametrize("bad", [dict(num_captions=0), dict(top_p=0), dict(temperature=0), dict(num_beams=0)])
+@pytest.mark.parametrize("bad", [dict(num_captions=0), dict(top_p=0), dict(temperature=0), dict(num_beams=0),
+                                 dict(max_new_tokens=100_000_000), dict(num_beams=17), dict(temperature=6.0),
+                                 dict(repetition_penalty=0.5), dict(num_captions=11),
+                                 dict(min_new_tokens=50, max_new_tokens=10)])
 def test_bad_options_are_refused(bad):
     name = next(iter(bad))
     with pytest.raises(ValueError, match=name):
@@ -45,7 +48,25 @@ def test_generate_kwargs():
     assert "top_p" not in beams
     sample = CaptionOptions(do_sample=True, top_p=0.5, temperature=0.7, num_captions=3).generate_kwargs()
     assert (sample["do_sample"], sample["num_beams"], sample["top_p"], sample["temperature"]) == (True, 1, 0.5, 0.7)
-    assert CaptionOptions(min_new_tokens=50, max_new_tokens=10).generate_kwargs()["min_new_tokens"] == 10
+    assert CaptionOptions(min_new_tokens=10, max_new_tokens=10).generate_kwargs()["min_new_tokens"] == 10
+
+
+# The text decoders' positions: tiny BLIP has 64, tiny BLIP-2 128 (4 of them for the image's queries).
+# BLIP's prompt "a photography of" is 4 positions ([DEC] + 3 words), BLIP-2's 21 (queries, <s>, 16 bytes).
+@pytest.mark.parametrize(("model", "prompt", "limit"), [("blip", "", 64), ("blip", "a photography of", 61),
+                                                        ("blip2", "", 124), ("blip2", "a photography of", 108)])
+def test_max_new_tokens_beyond_the_models_positions_is_refused_with_the_range(request, images, model, prompt,
+                                                                              limit):
+    loaded = request.getfixturevalue(model)
+    over = CaptionOptions(**GREEDY, prompt=prompt, min_new_tokens=1, max_new_tokens=limit + 1)
+    with pytest.raises(ModelUnavailable) as err:
+        Captioner(loaded, over)
+    text = str(err.value)
+    assert "\n" not in text and "max_new_tokens" in text and f"1 to {limit}" in text
+    # The limit is exact: forced to write that many tokens, the model still works.
+    at_limit = CaptionOptions(**GREEDY, prompt=prompt, min_new_tokens=limit, max_new_tokens=limit)
+    (captions,) = Captioner(loaded, at_limit).caption_images(images[:1])
+    assert captions and captions[0].strip()
 
 
 def test_unconditional_captions(blip, images):
