@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sqlite3
 import sys
 
 from photocap.captioning import usable_captions
 from photocap.commands import options
 from photocap.console import path_text, printable
-from photocap.library import paths
+from photocap.library import paths, photos, search
+from photocap.library.db import write
 
 
 def register(sub: argparse._SubParsersAction, parents: list) -> None:
@@ -35,6 +37,12 @@ def register(sub: argparse._SubParsersAction, parents: list) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_models)
 
+    p = sub.add_parser("retry", parents=parents, help="queue failed photos for captioning again",
+                       description="Put failed photos back in the caption queue: all of them, or those a "
+                                   "search finds (same query language as `photocap search`), e.g. "
+                                   "`photocap retry folder:holiday`.")
+    p.add_argument("query", nargs="*", help="only the failed photos this search finds")
+    p.set_defaults(func=cmd_retry)
 
 def cmd_caption(args, engine) -> int:
     failures = 0
@@ -84,3 +92,31 @@ def cmd_models(args, engine) -> int:
         print(f"{m['name']:<15} {state:<15} {size:>10}  {can:<18} {m['source']}")
     print("\nget one with `photocap models pull NAME`, or pass a folder made with save_pretrained to --model")
     return 0
+
+
+def cmd_retry(args, engine) -> int:
+    query = " ".join(args.query).strip()
+    shown = printable(query)
+    failed = photos.counts(engine.conn)["failed"]
+    if not failed:
+        print("no failed photos")
+        return 0
+    requeued = requeue_failed(engine.conn, query)
+    if not query:
+        print(f"requeued {requeued} failed photos")
+    elif requeued:
+        print(f"requeued {requeued} of {failed} failed photos (those matching {shown})")
+    else:
+        print(f"no failed photos match {shown} ({failed} failed in all)")
+    return 0
+
+
+def requeue_failed(conn: sqlite3.Connection, query: str = "") -> int:
+    """Failed photos the query finds go back to pending (the queue follows the status)."""
+    with write(conn):  # one transaction: nothing changes between finding and requeueing
+        found = search.ranked_ids(conn, f"status:failed {query}", limit=-1)
+        # A query may add other status: filters (they are ORed): only failed photos are requeued.
+        ids = [pid for pid, _ in found if (photo := photos.get(conn, pid)) and photo.status == "failed"]
+        for pid in ids:
+            photos.set_status(conn, pid, "pending")
+    return len(ids)
