@@ -43,6 +43,8 @@ def test_xmp_write_in_a_read_only_folder_reports_each_photo_and_goes_on(tmp_path
         assert "wrote XMP for 1 photos, 2 failed" in out
         lines = err.strip().splitlines()
         assert len(lines) == 2 and all("Read-only file system" in line for line in lines), err
+        assert sorted(line.split("/")[-1] for line in lines) == ["a.jpg.xmp: Read-only file system",
+                                                                 "b.jpg.xmp: Read-only file system"]
         assert "Traceback" not in err
         assert sorted(os.listdir(ro)) == ["a.jpg", "b.jpg"]
     assert xmp.read_sidecar(str(fine / "c.jpg.xmp")).description == "a photo called c.jpg"

@@ -62,8 +62,8 @@ class FolderNotWritable(XmpError):
     """No file can be created in `folder` (read-only, no permission, full): every photo there fails
     the same way, so callers may say it once per folder."""
 
-    def __init__(self, folder: str, reason: str):
-        super().__init__(f"cannot write files in {folder}: {reason}")
+    def __init__(self, path: str, folder: str, reason: str):
+        super().__init__(f"cannot write {path}: {reason}")
         self.folder = folder
 
 
@@ -336,7 +336,7 @@ def atomic_write(path: str, data: bytes, *, previous: bytes | None = None,
         if st is not None and exc.errno in (errno.EACCES, errno.EPERM):
             _rewrite_in_place(path, target, data, previous)    # the folder is locked, the file not
             return
-        raise FolderNotWritable(folder, exc.strerror or str(exc)) from None
+        raise FolderNotWritable(path, folder, exc.strerror or str(exc)) from None
     try:
         try:
             with os.fdopen(fd, "wb") as f:
@@ -344,7 +344,7 @@ def atomic_write(path: str, data: bytes, *, previous: bytes | None = None,
                 f.flush()
                 os.fsync(f.fileno())
         except OSError as exc:           # full disk or quota: the same for every file there
-            raise FolderNotWritable(folder, exc.strerror or str(exc)) from None
+            raise FolderNotWritable(path, folder, exc.strerror or str(exc)) from None
         if not _give_owner_and_mode(tmp, st, new_mode):
             os.unlink(tmp)
             _rewrite_in_place(path, target, data, previous)
