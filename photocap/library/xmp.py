@@ -81,12 +81,11 @@ def sidecar_path(photo_path: str, naming: str = "digikam") -> str:
 
 
 def find_sidecar(photo_path: str) -> str | None:
-    candidates = [photo_path + ".xmp"]
-    if not _shares_stem(photo_path):                 # a shared IMG_1.xmp belongs to neither photo
-        candidates.append(os.path.splitext(photo_path)[0] + ".xmp")
-    for candidate in candidates:
-        if os.path.isfile(candidate):
-            return candidate
+    full, short = photo_path + ".xmp", os.path.splitext(photo_path)[0] + ".xmp"
+    if os.path.isfile(full):
+        return full
+    if os.path.isfile(short) and not _shares_stem(photo_path):   # a shared IMG_1.xmp is neither's
+        return short
     return None
 
 
