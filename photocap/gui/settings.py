@@ -3,11 +3,23 @@ the daemon read too; the app applies them by restarting its worker's engine (and
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog,
-                               QFormLayout, QHBoxLayout, QLineEdit, QPushButton, QSpinBox, QTabWidget,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
-from photocap.config import Settings
+from photocap.config import LIMITS, PROMPT_MAX_CHARS, Settings
 
 AUTOMATIC = "(automatic)"
 DEVICES = ["auto", "cpu", "cuda", "mps"]
@@ -56,6 +68,20 @@ def _spin(low: int, high: int, value: int) -> QSpinBox:
     return box
 
 
+def _limited(name: str, settings: Settings) -> QSpinBox | QDoubleSpinBox:
+    """A box for a setting that offers exactly its declared range (photocap.config.LIMITS)."""
+    limit = LIMITS[name]
+    value = getattr(settings, name)
+    if limit.kind is int:
+        box = _spin(int(limit.low), int(limit.high), value)
+    else:
+        # An open end (temperature > 0) starts at the smallest value two decimals show above it.
+        low = limit.low + 0.01 if limit.low_open else limit.low
+        box = _double(low, limit.high, value, limit.step)
+    box.setToolTip(f"{limit.describe()[0].upper()}{limit.describe()[1:]}")
+    return box
+
+
 def _double(low: float, high: float, value: float, step: float, decimals: int = 2) -> QDoubleSpinBox:
     box = QDoubleSpinBox()
     box.setRange(low, high)
@@ -90,29 +116,36 @@ class SettingsDialog(QDialog):
         form.addRow("Device", self.device)
         self.precision = _choice(PRECISIONS, s.precision)
         form.addRow("Precision", self.precision)
-        self.batch_size = _spin(1, 256, s.batch_size)
+        self.batch_size = _limited("batch_size", s)
         form.addRow("Batch size", self.batch_size)
         tabs.addTab(models, "Models")
 
         captions = QWidget()
         form = QFormLayout(captions)
         self.prompt = QLineEdit(s.prompt)
+        self.prompt.setMaxLength(PROMPT_MAX_CHARS)
         self.prompt.setPlaceholderText("e.g. a photography of")
         form.addRow("Prompt prefix", self.prompt)
         self.decoding = _choice([BEAMS, SAMPLING], SAMPLING if s.do_sample else BEAMS)
         form.addRow("Decoding", self.decoding)
-        self.num_beams = _spin(1, 16, s.num_beams)
+        self.num_beams = _limited("num_beams", s)
         form.addRow("Beams", self.num_beams)
-        self.temperature = _double(0.05, 3.0, s.temperature, 0.05)
+        self.temperature = _limited("temperature", s)
         form.addRow("Temperature", self.temperature)
-        self.top_p = _double(0.05, 1.0, s.top_p, 0.05)
+        self.top_p = _limited("top_p", s)
         form.addRow("Top p", self.top_p)
-        self.num_captions = _spin(1, 10, s.num_captions)
+        self.num_captions = _limited("num_captions", s)
         form.addRow("Captions per photo", self.num_captions)
-        self.min_new_tokens = _spin(0, 100, s.min_new_tokens)
+        self.min_new_tokens = _limited("min_new_tokens", s)
         form.addRow("Shortest (tokens)", self.min_new_tokens)
-        self.max_new_tokens = _spin(1, 200, s.max_new_tokens)
+        self.max_new_tokens = _limited("max_new_tokens", s)
+        self.max_new_tokens.setToolTip(f"{self.max_new_tokens.toolTip()}; the model may allow fewer")
         form.addRow("Longest (tokens)", self.max_new_tokens)
+        # The shortest never passes the longest: lowering the longest pulls the shortest down with it.
+        self.min_new_tokens.setMaximum(self.max_new_tokens.value())
+        self.max_new_tokens.valueChanged.connect(self.min_new_tokens.setMaximum)
+        self.repetition_penalty = _limited("repetition_penalty", s)
+        form.addRow("Repetition penalty", self.repetition_penalty)
         self.decoding.currentTextChanged.connect(self._decoding_changed)
         self._decoding_changed(self.decoding.currentText())
         tabs.addTab(captions, "Captions")
@@ -128,7 +161,8 @@ class SettingsDialog(QDialog):
         tabs.addTab(watching, "Watching")
         tabs.setCurrentIndex({"models": 0, "captions": 1, "watching": 2}[page])
 
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        choices = QDialogButtonBox.StandardButton
+        buttons = QDialogButtonBox(choices.Ok | choices.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
@@ -144,8 +178,10 @@ class SettingsDialog(QDialog):
             "do_sample": self.decoding.currentText() == SAMPLING, "num_beams": self.num_beams.value(),
             "temperature": self.temperature.value(), "top_p": self.top_p.value(),
             "num_captions": self.num_captions.value(), "min_new_tokens": self.min_new_tokens.value(),
-            "max_new_tokens": max(self.max_new_tokens.value(), self.min_new_tokens.value()),
-            "settle_seconds": self.settle_seconds.value(), "reconcile_minutes": self.reconcile_minutes.value(),
+            "max_new_tokens": self.max_new_tokens.value(),
+            "repetition_penalty": self.repetition_penalty.value(),
+            "settle_seconds": self.settle_seconds.value(),
+            "reconcile_minutes": self.reconcile_minutes.value(),
         }
 
     def _decoding_changed(self, text: str) -> None:
