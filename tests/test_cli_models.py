@@ -75,7 +75,8 @@ def test_ask_a_file_and_a_library_photo(tmp_path, pics, tiny_blip_dir, tiny_vqa_
     cli.main(["--db", db, "index", "--no-caption", str(pics)])
     assert cli.main(["--db", db, "ask", str(pics / "img0.jpg"), "is it red?", *opts]) == 0
     capsys.readouterr()
-    from photocap.library import db as libdb, photos
+    from photocap.library import db as libdb
+    from photocap.library import photos
     conn = libdb.connect(db)
     photo = photos.by_path(conn, str(pics / "img0.jpg"))
     assert [q for q, _ in photos.questions(conn, photo.id)] == ["is it red?"]
@@ -113,8 +114,8 @@ def test_models_lists_presets(tmp_path, capsys):
     ("--repetition-penalty", "0.5", "from 1 to 5"),
     ("--batch-size", "100000", "from 1 to 256"),
 ])
-def test_caption_options_out_of_range_are_a_usage_error_naming_the_range(tmp_path, pics, tiny_blip_dir, capsys,
-                                                                         option, value, allowed):
+def test_caption_options_out_of_range_are_a_usage_error_naming_the_range(
+        tmp_path, pics, tiny_blip_dir, capsys, option, value, allowed):
     with pytest.raises(SystemExit) as code:
         cli.main(["--db", str(tmp_path / "l.db"), "caption", str(pics / "img0.jpg"),
                   "--model", str(tiny_blip_dir), *FAST, option, value])
@@ -161,7 +162,8 @@ def test_index_beyond_the_models_length_keeps_photos_queued_with_the_range(pics,
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     (waiting,) = [line for line in result.stderr.splitlines() if "wait for captions" in line]
-    assert waiting.startswith("photocap: 3 photos wait") and "max_new_tokens" in waiting and "use 1 to 64" in waiting
+    assert waiting.startswith("photocap: 3 photos wait")
+    assert "max_new_tokens" in waiting and "use 1 to 64" in waiting
     counts = library_counts(env)
     assert (counts["pending"], counts["failed"], counts["captioned"]) == (3, 0, 0)
 

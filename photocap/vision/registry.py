@@ -113,7 +113,8 @@ def not_found(spec: ModelSpec) -> ModelUnavailable:
     where = spec.local_dir if spec.local_dir is not None else hub_cache()
     return ModelUnavailable(
         f"model {spec.name} ({spec.source}) is not downloaded: nothing usable in {where}; "
-        f"get it with `photocap models pull {spec.name}` (needs the network, so HF_HUB_OFFLINE must be unset), "
+        f"get it with `photocap models pull {spec.name}` "
+        "(needs the network, so HF_HUB_OFFLINE must be unset), "
         "or pass a local folder made with save_pretrained"
     )
 
@@ -163,6 +164,7 @@ def pull(name: str) -> Path:
         raise ModelUnavailable(f"cannot download {spec.name} ({spec.source}): {reason}") from None
     if not has_weights(folder):
         raise ModelUnavailable(
-            f"{spec.source} has no .safetensors weights; photocap does not load .bin files (pickles can run code)"
+            f"{spec.source} has no .safetensors weights; "
+            "photocap does not load .bin files (pickles can run code)"
         )
     return folder

@@ -10,7 +10,7 @@ import torch
 
 from photocap.config import Settings
 from photocap.library.images import ImageError, open_image
-from photocap.vision.captioner import CaptionOptions, Captioner
+from photocap.vision.captioner import Captioner, CaptionOptions
 from photocap.vision.registry import ModelUnavailable
 
 GREEDY = dict(num_beams=1, repetition_penalty=1.0)
@@ -47,14 +47,16 @@ def test_generate_kwargs():
     assert beams["num_beams"] == 4 and beams["num_return_sequences"] == 4 and not beams["do_sample"]
     assert "top_p" not in beams
     sample = CaptionOptions(do_sample=True, top_p=0.5, temperature=0.7, num_captions=3).generate_kwargs()
-    assert (sample["do_sample"], sample["num_beams"], sample["top_p"], sample["temperature"]) == (True, 1, 0.5, 0.7)
+    chosen = (sample["do_sample"], sample["num_beams"], sample["top_p"], sample["temperature"])
+    assert chosen == (True, 1, 0.5, 0.7)
     assert CaptionOptions(min_new_tokens=10, max_new_tokens=10).generate_kwargs()["min_new_tokens"] == 10
 
 
 # The text decoders' positions: tiny BLIP has 64, tiny BLIP-2 128 (4 of them for the image's queries).
 # BLIP's prompt "a photography of" is 4 positions ([DEC] + 3 words), BLIP-2's 21 (queries, <s>, 16 bytes).
-@pytest.mark.parametrize(("model", "prompt", "limit"), [("blip", "", 64), ("blip", "a photography of", 61),
-                                                        ("blip2", "", 124), ("blip2", "a photography of", 108)])
+@pytest.mark.parametrize(("model", "prompt", "limit"), [
+    ("blip", "", 64), ("blip", "a photography of", 61),
+    ("blip2", "", 124), ("blip2", "a photography of", 108)])
 def test_max_new_tokens_beyond_the_models_positions_is_refused_with_the_range(request, images, model, prompt,
                                                                               limit):
     loaded = request.getfixturevalue(model)
@@ -104,7 +106,8 @@ def test_sampling_follows_the_seed(blip, images):
 
 def test_a_tiny_top_p_leaves_only_the_greedy_choice(blip, images):
     torch.manual_seed(3)
-    nucleus = captions_of(blip, images[:3], do_sample=True, top_p=1e-6, temperature=1.0, repetition_penalty=1.0)
+    nucleus = captions_of(blip, images[:3], do_sample=True, top_p=1e-6, temperature=1.0,
+                          repetition_penalty=1.0)
     assert nucleus == captions_of(blip, images[:3], **GREEDY)
 
 
@@ -138,7 +141,8 @@ def test_the_last_batch_is_padded_to_the_same_shape(blip, images):
 def test_blip2_captions(blip2, images):
     plain = captions_of(blip2, images[:3], **GREEDY, min_new_tokens=3, max_new_tokens=6)
     assert all(len(c) == 1 and c[0] for c in plain)
-    prefixed = captions_of(blip2, images[:3], prompt="a photo of", **GREEDY, min_new_tokens=3, max_new_tokens=6)
+    prefixed = captions_of(blip2, images[:3], prompt="a photo of", **GREEDY, min_new_tokens=3,
+                           max_new_tokens=6)
     assert all(c[0].startswith("a photo of ") and len(c[0]) > len("a photo of ") for c in prefixed)
     assert not any(c[0].startswith("a photo of a photo of") for c in prefixed)  # the prompt is not repeated
     assert captions_of(blip2, images[:3], batch_size=2, prompt="a photo of", **GREEDY, min_new_tokens=3,

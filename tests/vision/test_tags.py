@@ -16,7 +16,8 @@ def test_keywords_in_first_seen_order():
         "a photography of a red bus in the city",
         "there is a woman holding puppies and boxes",
     ]
-    assert tags_from_captions(captions) == ["man", "bench", "dog", "red", "bus", "city", "woman", "puppy", "box"]
+    expected = ["man", "bench", "dog", "red", "bus", "city", "woman", "puppy", "box"]
+    assert tags_from_captions(captions) == expected
 
 
 def test_blip_artifacts_and_fillers_are_dropped():
@@ -41,7 +42,8 @@ def test_max_tags():
     "plural, single",
     [
         ("dogs", "dog"), ("puppies", "puppy"), ("boxes", "box"), ("benches", "bench"), ("dishes", "dish"),
-        ("dresses", "dress"), ("houses", "house"), ("horses", "horse"), ("shoes", "shoe"), ("photos", "photo"),
+        ("dresses", "dress"), ("houses", "house"), ("horses", "horse"), ("shoes", "shoe"),
+        ("photos", "photo"),
         ("tomatoes", "tomato"), ("leaves", "leaf"), ("knives", "knife"), ("women", "woman"),
         ("children", "child"), ("buses", "bus"), ("movies", "movie"), ("waves", "wave"),
     ],
@@ -51,14 +53,16 @@ def test_plurals_fold(plural, single):
 
 
 @pytest.mark.parametrize(
-    "word", ["glass", "grass", "bus", "gas", "cactus", "tennis", "lens", "glasses", "jeans", "canvas", "sky", "red"]
+    "word",
+    ["glass", "grass", "bus", "gas", "cactus", "tennis", "lens", "glasses", "jeans", "canvas", "sky", "red"],
 )
 def test_words_that_only_look_plural_stay(word):
     assert singular(word) == word
 
 
 def test_colours_and_nouns_survive():
-    assert tags_from_captions(["a white and black cat on a green sofa"]) == ["white", "black", "cat", "green", "sofa"]
+    tags = tags_from_captions(["a white and black cat on a green sofa"])
+    assert tags == ["white", "black", "cat", "green", "sofa"]
 
 
 def test_tags_need_no_torch():
