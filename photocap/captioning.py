@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from photocap.library import jobs, paths, photos
-from photocap.library.db import write
+from photocap.library.db import check_file, write
 from photocap.library.images import ImageError
 from photocap.library.publish import publish
 from photocap.library.xmp import XmpError
@@ -108,6 +108,7 @@ class CaptionLoop:
         self.progress = Progress(pending=self.pending())
         batch_size = max(1, self.host.settings.batch_size)
         while not stop.is_set():
+            check_file(self.conn)        # a deleted library file stops the loop, paused or not
             claimed = [] if jobs.paused(self.conn) else jobs.claim(self.conn, self.worker, batch_size * 4)
             if not claimed:
                 if not forever:

@@ -14,6 +14,7 @@ from typing import Sequence
 from photocap import __version__, config
 from photocap.commands import daemon, gui, interop, library, options, vision
 from photocap.console import OneLineFormatter, printable
+from photocap.library import paths
 from photocap.library.db import LibraryError
 
 COMMAND_MODULES = [library, vision, daemon, interop, gui]
@@ -48,10 +49,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                   "or run `photocap` in a desktop session", file=sys.stderr)
             return 0
         args.func = gui.cmd_gui
+    db_path = None
     try:
         settings = config.load().replace(db=args.db, **options.settings_changes(args))
+        db_path = settings.db_path()
         from photocap.engine import Engine
         with Engine(settings) as engine:
+            _announce_new_library(args, engine)
             return args.func(args, engine)
     except KeyboardInterrupt:
         print("photocap: interrupted", file=sys.stderr)
@@ -61,21 +65,57 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - users get one line; --debug shows the traceback
         if args.debug:
             raise
-        print(f"photocap: error: {printable(describe(exc))}", file=sys.stderr)
+        print(f"photocap: error: {printable(describe(exc, db=db_path))}", file=sys.stderr)
         return 1
 
 
-def describe(exc: BaseException) -> str:
-    """One readable line for an exception."""
+# Commands that need no library: the one Engine makes for them is not news to their users.
+_NO_LIBRARY_COMMANDS = {None, "gui", "caption", "models"}
+
+
+def _announce_new_library(args: argparse.Namespace, engine) -> None:
+    if getattr(engine.conn, "created", False) and args.command not in _NO_LIBRARY_COMMANDS:
+        print(f"photocap: created a new library at {printable(str(engine.db_path))}", file=sys.stderr)
+
+
+# SQLite's primary result codes (the low byte of sqlite_errorcode) and what they mean to a user.
+_SQLITE_LINES = {
+    3: "the library {db} cannot be used: permission denied",                          # SQLITE_PERM
+    5: "the library {db} is busy: another program kept it locked; try again in a moment",  # BUSY
+    6: "the library {db} is busy: another program kept it locked; try again in a moment",  # LOCKED
+    8: "the library {db} is read-only: photocap cannot save anything in it (check the file's permissions)",
+    10: "a disk error while using the library {db} ({msg}); check the drive",       # SQLITE_IOERR
+    11: "the library {db} is damaged ({msg}): restore it from a backup, or move it away and "
+        "photocap makes a new one",                                                    # SQLITE_CORRUPT
+    13: "the disk holding the library {db} is full: free some space and try again (nothing was lost)",
+    14: "cannot open the library {db}: its folder is missing or cannot be written",   # CANTOPEN
+    26: "{db} is not a photocap library: not an SQLite database",                      # SQLITE_NOTADB
+}
+
+
+def describe(exc: BaseException, *, db: object = None) -> str:
+    """One readable line for an exception; `db` (the library's path) makes library errors specific."""
     if isinstance(exc, (LibraryError, config.ConfigError)):
         return str(exc)
     if isinstance(exc, sqlite3.DatabaseError):
-        return f"the library database cannot be used ({exc}); is it a photocap library?"
+        return _describe_sqlite(exc, db)
+    reason, path = getattr(exc, "reason", None), getattr(exc, "path", None)
+    if isinstance(reason, str) and isinstance(path, str):         # images.ImageError: name the file
+        return f"{paths.display(path)}: {reason}"
     if isinstance(exc, OSError):
         where = f": {exc.filename}" if exc.filename else ""
         return f"{exc.strerror or exc}{where}"
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
+
+
+def _describe_sqlite(exc: sqlite3.DatabaseError, db: object) -> str:
+    msg = " ".join(str(exc).split()) or type(exc).__name__
+    where = str(db) if db is not None else "database"
+    line = _SQLITE_LINES.get((getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF)
+    if line is None:
+        return f"the library {where} cannot be used: {msg}"
+    return line.format(db=where, msg=msg)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@ import pytest
 from PIL import Image
 
 from photocap import cli
+from photocap.library import db as libdb
+from photocap.library import photos
 
 
 def run(*args):
@@ -35,6 +37,7 @@ def test_no_command_without_a_display_prints_help(capsys, monkeypatch):
 
 def test_gui_without_a_display_is_one_clear_line(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY")}
+    libdb.connect(tmp_path / "l.db").close()
     result = subprocess.run([sys.executable, "-m", "photocap", "--db", str(tmp_path / "l.db"), "gui"],
                             capture_output=True, text=True, timeout=60, env=env)
     assert result.returncode == 1 and "no display" in result.stderr and result.stderr.count("\n") == 1
@@ -106,3 +109,89 @@ def test_every_command_has_help():
     for name, p in sub.choices.items():
         assert p.format_help().strip(), name
         assert any(a.help for a in sub._choices_actions if a.dest == name), f"{name} has no help line"
+
+
+def test_a_new_library_is_announced_once_with_its_place(tmp_path, capsys):
+    path = tmp_path / "new" / "lib.db"
+    assert cli.main(["--db", str(path), "status"]) == 0
+    assert capsys.readouterr().err == f"photocap: created a new library at {path}\n"
+    assert cli.main(["--db", str(path), "status"]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def _library(path, n=3):
+    conn = libdb.connect(path)
+    for i in range(n):
+        photos.add(conn, f"/x/{i}.jpg", photos.FileInfo(1, 1.0, f"h{i}"), None)
+    return conn
+
+
+def test_a_read_only_library_is_named_as_such(tmp_path):
+    path = tmp_path / "lib.db"
+    _library(path).close()
+    ro = libdb.connect(path, readonly=True)
+    with pytest.raises(Exception) as err:
+        libdb.set_setting(ro, "a", "1")               # SQLite's own error, as a read-only mount gives
+    assert cli.describe(err.value, db=path) == \
+        f"the library {path} is read-only: photocap cannot save anything in it (check the file's permissions)"
+
+
+def test_a_full_disk_is_named_as_such(tmp_path):
+    path = tmp_path / "lib.db"
+    conn = _library(path)
+    pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    conn.execute(f"PRAGMA max_page_count = {pages}")   # the file cannot grow: what a full disk does
+    with pytest.raises(Exception) as err:
+        for i in range(3, 5000):
+            photos.add(conn, f"/x/{i}.jpg", photos.FileInfo(1, 1.0, f"h{i}"), None)
+    assert cli.describe(err.value, db=path) == \
+        f"the disk holding the library {path} is full: free some space and try again (nothing was lost)"
+
+
+def test_a_locked_library_is_named_as_such(tmp_path):
+    path = tmp_path / "lib.db"
+    _library(path).close()
+    holder = libdb.connect(path)
+    holder.execute("BEGIN IMMEDIATE")
+    waiter = libdb.connect(path)
+    waiter.execute("PRAGMA busy_timeout = 0")
+    with pytest.raises(Exception) as err:
+        libdb.set_setting(waiter, "a", "1")
+    holder.execute("ROLLBACK")
+    assert cli.describe(err.value, db=path) == \
+        f"the library {path} is busy: another program kept it locked; try again in a moment"
+
+
+def test_a_damaged_library_is_one_line_that_says_so(tmp_path):
+    path = tmp_path / "lib.db"
+    _library(path, 2000).close()
+    data = bytearray(path.read_bytes())
+    page = 4096
+    assert len(data) > 6 * page
+    data[2 * page:len(data) - page] = bytes(len(data) - 3 * page)   # pages zeroed, header intact
+    path.write_bytes(bytes(data))
+    result = run("--db", str(path), "search", "x")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"photocap: error: the library {path} is damaged")
+    assert result.stderr.count("\n") == 1
+
+
+FAST = ["--num-beams", "1", "--min-new-tokens", "2", "--max-new-tokens", "4"]
+
+
+@pytest.mark.timeout(150)
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs POSIX FIFOs")
+def test_caption_and_ask_refuse_a_fifo_named_like_a_photo(tmp_path, pics, tiny_blip_dir, tiny_vqa_dir):
+    fifo = tmp_path / "pipe.jpg"
+    os.mkfifo(fifo)                              # no writer: a plain open() would wait forever
+    good = pics / "kitchen.png"
+    libdb.connect(tmp_path / "l.db").close()
+    models = ["--model", str(tiny_blip_dir), "--vqa-model", str(tiny_vqa_dir), *FAST]
+    caption = subprocess.run([sys.executable, "-m", "photocap", "--db", str(tmp_path / "l.db"), "caption",
+                              str(fifo), str(good), *models], capture_output=True, text=True, timeout=60)
+    assert caption.returncode == 1 and caption.stdout.startswith(f"{good}: ")
+    assert caption.stderr.splitlines()[-1] == f"photocap: {fifo}: not a file: a named pipe (FIFO)"
+    ask = subprocess.run([sys.executable, "-m", "photocap", "--db", str(tmp_path / "l.db"), "ask",
+                          str(fifo), "what is it?", *models], capture_output=True, text=True, timeout=60)
+    assert ask.returncode == 1
+    assert ask.stderr == f"photocap: error: {fifo}: not a file: a named pipe (FIFO)\n"

@@ -6,13 +6,18 @@ BEGIN IMMEDIATE so two processes never deadlock half-way through a transaction.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import sqlite3
 import threading
 import time
+import uuid
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
+
+from photocap.library.files import NotRegularFile, open_regular
 
 BUSY_TIMEOUT_MS = 30_000
 
@@ -128,17 +133,80 @@ MIGRATIONS: list[str] = [
     END;
     INSERT OR IGNORE INTO jobs (photo_id) SELECT id FROM photos WHERE status = 'pending';
     """,
+    # 3: the device a root folder was on (st_dev), to tell an unmounted drive from an emptied folder
+    """
+    ALTER TABLE roots ADD COLUMN dev INTEGER;
+    """,
 ]
 
 
-def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
-    """Open (and migrate) the library at `path`; parent folders are created."""
-    path = Path(path)
-    if not readonly:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    uri = f"{path.resolve().as_uri()}?mode=ro" if readonly else str(path)
-    conn = sqlite3.connect(uri, uri=readonly, timeout=BUSY_TIMEOUT_MS / 1000,
-                           isolation_level=None, check_same_thread=False)
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+class Library(sqlite3.Connection):
+    """A connection to a library file that remembers which file it opened (see check_file)."""
+
+    path: str = ""
+    identity: tuple[int, int] | None = None    # (st_dev, st_ino) of the file when it was opened
+    created: bool = False                      # this connect() made the library
+
+
+def connect(path: str | Path, *, readonly: bool = False) -> Library:
+    """Open (and migrate) the library at `path`; where no file exists, a new library is made there.
+
+    An existing file that is not a photocap library (empty, not SQLite, another program's
+    database, a FIFO or folder) is refused with a LibraryError and left as it is.
+    """
+    path = Path(os.path.abspath(path))
+    created = False if readonly else _create_if_missing(path)
+    _check_existing(path)
+    conn = _open(path, readonly)
+    conn.created = created
+    try:
+        _refuse_foreign(conn)
+        if not readonly:
+            migrate(conn)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def check_file(conn: sqlite3.Connection) -> None:
+    """Raise LibraryError when the file `conn` opened was deleted, replaced or emptied since.
+
+    SQLite would go on writing into a deleted file (the data is lost when the process ends), so
+    every write transaction checks first; front ends stop on the error and say it.
+    """
+    identity = getattr(conn, "identity", None)
+    if identity is None:
+        return
+    where = f"the library file {conn.path}"
+    then = "nothing more is written to it: restore it, or start photocap again to make a new library"
+    try:
+        st = os.stat(conn.path)
+    except FileNotFoundError:
+        raise LibraryError(f"{where} was deleted while photocap was running; {then}") from None
+    except OSError as exc:
+        raise LibraryError(f"{where} cannot be reached ({exc.strerror or exc}); nothing more is written "
+                           "to it until photocap is started again") from None
+    if (st.st_dev, st.st_ino) != identity:
+        raise LibraryError(f"{where} was replaced by another file while photocap was running; "
+                           "nothing more is written to the old one: start photocap again to use the new one")
+    if st.st_size == 0:
+        raise LibraryError(f"{where} was emptied while photocap was running; {then}")
+
+
+def _open(path: Path, readonly: bool) -> Library:
+    before = os.stat(path) if path.exists() else None
+    uri = f"{path.as_uri()}?mode=ro" if readonly else str(path)
+    conn = sqlite3.connect(uri, uri=readonly, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                           check_same_thread=False, factory=Library)
+    st = os.stat(path)
+    if before is not None and (before.st_dev, before.st_ino) != (st.st_dev, st.st_ino):
+        conn.close()
+        raise LibraryError(f"the library file {path} was replaced while it was being opened; try again")
+    conn.path, conn.identity = str(path), (st.st_dev, st.st_ino)
     conn.row_factory = sqlite3.Row
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA foreign_keys = ON")
@@ -147,8 +215,70 @@ def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
     if not readonly:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
-        migrate(conn)
     return conn
+
+
+def _create_if_missing(path: Path) -> bool:
+    """Make a new library at `path` if nothing is there; True when this call made it.
+
+    The library is built under a temporary name and linked into place, so another process never
+    sees a half-made (0-byte) library, and two processes starting at once agree on one file.
+    """
+    if os.path.lexists(path):
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = str(path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}.new")   # SQLite creates it: usual mode
+    try:
+        conn = _open(Path(tmp), readonly=False)
+        try:
+            migrate(conn)
+        finally:
+            conn.close()                       # checkpoints: the file alone is the whole library
+        return _link_into_place(tmp, path)
+    finally:
+        for leftover in (tmp, f"{tmp}-wal", f"{tmp}-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(leftover)
+
+
+def _link_into_place(tmp: str, path: Path) -> bool:
+    try:
+        os.link(tmp, path)                     # fails if the name exists: never replaces a library
+        return True
+    except FileExistsError:
+        return False                           # another process made it first: use theirs
+    except OSError:
+        # No hard links here (some network and FAT drives): rename, after a last look.
+        if os.path.lexists(path):
+            return False
+        os.replace(tmp, path)
+        return True
+
+
+def _check_existing(path: Path) -> None:
+    """Refuse what is at `path` unless it is a regular file that starts like an SQLite database."""
+    try:
+        with open_regular(path) as fh:
+            header = fh.read(len(SQLITE_HEADER))
+    except NotRegularFile as exc:
+        raise LibraryError(f"{path} is not a photocap library: it is {exc.kind}") from None
+    except FileNotFoundError:
+        raise LibraryError(f"there is no library at {path}") from None
+    except OSError as exc:
+        raise LibraryError(f"cannot open the library {path}: {exc.strerror or exc}") from None
+    if not header:
+        raise LibraryError(f"{path} is empty (0 bytes), not a photocap library: move it away and "
+                           "photocap makes a new library there, or choose another library file")
+    if header != SQLITE_HEADER:
+        raise LibraryError(f"{path} is not a photocap library: not an SQLite database")
+
+
+def _refuse_foreign(conn: sqlite3.Connection) -> None:
+    """A database with tables but no photocap schema belongs to another program: never migrate it."""
+    if schema_version(conn):
+        return
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' LIMIT 1").fetchone():
+        raise LibraryError(f"{conn.path} is an SQLite database of another program, not a photocap library")
 
 
 def schema_version(conn: sqlite3.Connection) -> int:
@@ -186,7 +316,10 @@ _local = threading.local()
 
 @contextmanager
 def write(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """A write transaction (BEGIN IMMEDIATE); nested uses join the outer one."""
+    """A write transaction (BEGIN IMMEDIATE); nested uses join the outer one.
+
+    Raises LibraryError, before writing anything, when the library file was deleted or replaced.
+    """
     depth = getattr(_local, "depth", {})
     _local.depth = depth
     key = id(conn)
@@ -197,6 +330,7 @@ def write(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         finally:
             depth[key] -= 1
         return
+    check_file(conn)
     conn.execute("BEGIN IMMEDIATE")
     depth[key] = 1
     try:

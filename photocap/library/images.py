@@ -12,6 +12,8 @@ import warnings
 
 from PIL import ExifTags, Image, UnidentifiedImageError
 
+from photocap.library.files import NotRegularFile, open_regular
+
 try:  # HEIC/HEIF (iPhone) only where the optional pillow-heif is installed
     import pillow_heif
 
@@ -21,6 +23,13 @@ except ImportError:
     HEIF = False
 
 MAX_PIXELS = 200_000_000  # more than any camera makes; a bigger header is a decompression bomb
+# What is decoded at once (after JPEG's draft scaling) is capped lower: Pillow holds most modes at
+# 4 bytes a pixel, so a 169 MP PNG of a few hundred KB would take 0.7-1.2 GB. 120 MP lets the
+# biggest camera files (102 MP medium format TIFF/HEIF) through; JPEGs of any size up to
+# MAX_PIXELS decode at a draft scale well inside it when a smaller image is asked for.
+MAX_DECODE_PIXELS = 120_000_000
+# Modes that shrink correctly before colour conversion, so the conversion copies stay small.
+_SHRINK_FIRST = {"RGB", "RGBA", "L", "LA", "CMYK"}
 
 # We check the size ourselves (MAX_PIXELS), so PIL's warning for 90-180 MP photos is noise.
 warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
@@ -40,21 +49,35 @@ _ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
 class ImageError(Exception):
     """A file that cannot be used as a photo. `transient`: worth retrying later (being written, locked)."""
 
-    def __init__(self, reason: str, *, transient: bool = False):
+    def __init__(self, reason: str, *, transient: bool = False, path: str | None = None):
         super().__init__(reason)
         self.reason = reason
         self.transient = transient
+        self.path = path           # set by open_image, for messages that must name the file
 
 
 def open_image(path: str | os.PathLike, *, max_side: int | None = None) -> Image.Image:
-    """The image at `path` as RGB, upright, its longest side at most `max_side` (if given)."""
+    """The image at `path` as RGB, upright, its longest side at most `max_side` (if given).
+
+    Only regular files are opened (a FIFO or device named like a photo is refused at once).
+    """
     try:
-        with open(path, "rb") as fh:
+        return _open_image(path, max_side)
+    except ImageError as exc:
+        exc.path = os.fspath(path)
+        raise
+
+
+def _open_image(path: str | os.PathLike, max_side: int | None) -> Image.Image:
+    try:
+        with open_regular(path) as fh:
             if os.fstat(fh.fileno()).st_size == 0:
                 raise ImageError("empty file (still being written?)", transient=True)
             return _decode(fh, max_side)
     except ImageError:
         raise
+    except NotRegularFile as exc:
+        raise ImageError(f"not a file: {exc.kind}") from None
     except FileNotFoundError:
         raise ImageError("file not found") from None
     except IsADirectoryError:
@@ -85,17 +108,32 @@ def _decode(fh, max_side: int | None) -> Image.Image:
     width, height = im.size
     if width * height > MAX_PIXELS:
         raise ImageError(f"too large: {width}x{height} pixels")
-    orientation = _orientation(im)
     if max_side:
         # JPEG can decode at 1/2, 1/4 or 1/8 scale for almost free; keep 2x headroom for a clean resize.
         scale = 2 * max_side / max(width, height)
         if scale < 1:
             im.draft(None, (max(1, int(width * scale)), max(1, int(height * scale))))
+    _check_decode_size(im.size, (width, height))
+    orientation = _orientation(im)      # after the check: PNG's getexif() decodes the whole image
     im.load()  # animated files: this is the first frame
+    if max_side and im.mode in _SHRINK_FIRST:
+        im.thumbnail((max_side, max_side))
     im = _to_rgb(im)
     if max_side:
         im.thumbnail((max_side, max_side))
     return im.transpose(_ORIENT[orientation]) if orientation in _ORIENT else im
+
+
+def _check_decode_size(decoded: tuple[int, int], full: tuple[int, int]) -> None:
+    """Refuse before decoding what would not fit MAX_DECODE_PIXELS (`decoded`: after draft)."""
+    if decoded[0] * decoded[1] > MAX_DECODE_PIXELS:
+        width, height = full
+        size, limit = _megapixels(width * height), _megapixels(MAX_DECODE_PIXELS)
+        raise ImageError(f"too large to decode: {width}x{height} pixels ({size} MP; the limit is {limit} MP)")
+
+
+def _megapixels(pixels: int) -> str:
+    return f"{pixels / 1e6:.0f}" if pixels >= 1e6 else f"{pixels / 1e6:.2g}"
 
 
 def _orientation(im: Image.Image) -> int:

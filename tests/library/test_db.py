@@ -1,5 +1,6 @@
-"""The library database: migrations, WAL, transactions, concurrent readers."""
+"""The library database: migrations, WAL, transactions, concurrent readers, the file itself."""
 
+import os
 import sqlite3
 import threading
 
@@ -17,11 +18,13 @@ def test_new_file_is_migrated_to_the_latest_schema(tmp_path):
     assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == db.BUSY_TIMEOUT_MS
 
 
-def test_an_empty_existing_file_is_migrated(tmp_path):
+def test_an_empty_existing_file_is_refused_and_left_alone(tmp_path):
     path = tmp_path / "empty.db"
     path.write_bytes(b"")
-    conn = db.connect(path)
-    assert db.schema_version(conn) == len(db.MIGRATIONS)
+    with pytest.raises(db.LibraryError) as err:
+        db.connect(path)
+    assert str(err.value).startswith(f"{path} is empty (0 bytes)") and "\n" not in str(err.value)
+    assert path.read_bytes() == b"" and sorted(os.listdir(tmp_path)) == ["empty.db"]
 
 
 def test_reopening_does_not_migrate_twice(tmp_path):
@@ -40,11 +43,86 @@ def test_a_library_from_a_newer_photocap_is_refused(tmp_path):
         db.connect(path)
 
 
-def test_a_file_that_is_not_a_database_raises_database_error(tmp_path):
+def test_a_file_that_is_not_a_database_is_refused_and_left_alone(tmp_path):
     path = tmp_path / "notes.db"
-    path.write_text("these are not the tables you are looking for" * 100)
-    with pytest.raises(sqlite3.DatabaseError):
+    text = "these are not the tables you are looking for" * 100
+    path.write_text(text)
+    with pytest.raises(db.LibraryError, match="is not a photocap library: not an SQLite database"):
         db.connect(path)
+    assert path.read_text() == text and sorted(os.listdir(tmp_path)) == ["notes.db"]
+
+
+def test_another_programs_database_is_not_migrated(tmp_path):
+    path = tmp_path / "places.sqlite"
+    other = sqlite3.connect(path)
+    other.execute("CREATE TABLE moz_places (id INTEGER PRIMARY KEY, url TEXT)")
+    other.commit()
+    other.close()
+    with pytest.raises(db.LibraryError, match="database of another program"):
+        db.connect(path)
+    other = sqlite3.connect(path)
+    assert [r[0] for r in other.execute("SELECT name FROM sqlite_master")] == ["moz_places"]
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs POSIX FIFOs")
+def test_a_fifo_or_folder_as_the_library_is_refused_at_once(tmp_path):
+    os.mkfifo(tmp_path / "pipe.db")
+    with pytest.raises(db.LibraryError, match="is not a photocap library: it is a named pipe"):
+        db.connect(tmp_path / "pipe.db")
+    (tmp_path / "folder.db").mkdir()
+    with pytest.raises(db.LibraryError, match="is not a photocap library: it is a folder"):
+        db.connect(tmp_path / "folder.db")
+
+
+def test_connect_says_whether_it_created_the_library(tmp_path):
+    path = tmp_path / "new" / "lib.db"
+    first = db.connect(path)
+    assert first.created and path.stat().st_size > 0
+    assert not db.connect(path).created
+    assert sorted(os.listdir(path.parent)) in (["lib.db"], ["lib.db", "lib.db-shm", "lib.db-wal"])
+
+
+def _connect_many(path, n, out):
+    for _ in range(n):
+        out.append(db.connect(path).created)
+
+
+def test_libraries_created_at_once_by_two_threads_are_one_library(tmp_path):
+    created: list[bool] = []
+    path = tmp_path / "lib.db"
+    threads = [threading.Thread(target=_connect_many, args=(path, 5, created)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert created.count(True) == 1 and len(created) == 20
+
+
+def test_a_deleted_library_file_is_noticed_before_the_next_write(tmp_path):
+    path = tmp_path / "lib.db"
+    conn = db.connect(path)
+    db.set_setting(conn, "a", "1")
+    for name in os.listdir(tmp_path):
+        os.unlink(tmp_path / name)
+    with pytest.raises(db.LibraryError) as err:
+        db.set_setting(conn, "a", "2")
+    assert str(err.value).startswith(f"the library file {path} was deleted while photocap was running")
+    assert not path.exists()                      # nothing re-created it
+
+
+def test_a_replaced_or_emptied_library_file_is_noticed(tmp_path):
+    path = tmp_path / "lib.db"
+    conn = db.connect(path)
+    db.connect(tmp_path / "other.db").close()
+    os.replace(tmp_path / "other.db", path)
+    with pytest.raises(db.LibraryError, match="was replaced by another file"):
+        db.check_file(conn)
+    fresh = db.connect(path)
+    os.truncate(path, 0)
+    with pytest.raises(db.LibraryError, match="was emptied"):
+        with db.write(fresh):
+            pass
 
 
 def test_write_rolls_back_on_error_and_nests(tmp_path):

@@ -314,3 +314,75 @@ def test_images_module_needs_no_torch():
     code = "import sys, photocap.library.images; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+# ---- only regular files are opened; decoding memory is bounded ------------------------------------
+
+@pytest.mark.timeout(10)
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs POSIX FIFOs")
+def test_a_fifo_named_like_a_photo_is_refused_at_once(tmp_path):
+    fifo = tmp_path / "pipe.jpg"
+    os.mkfifo(fifo)                      # nobody writes to it: opening it for reading would block
+    with pytest.raises(ImageError) as err:
+        open_image(fifo, max_side=64)
+    assert err.value.reason == "not a file: a named pipe (FIFO)" and not err.value.transient
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="needs /dev/zero")
+def test_a_device_is_refused_without_reading_it():
+    with pytest.raises(ImageError) as err:
+        open_image("/dev/zero")                  # endless: reading it whole would never end
+    assert err.value.reason == "not a file: a device"
+
+
+def test_a_symlink_to_a_photo_is_still_a_photo(tmp_path):
+    two_halves().save(tmp_path / "real.png")
+    (tmp_path / "link.png").symlink_to(tmp_path / "real.png")
+    assert open_image(tmp_path / "link.png").size == (40, 20)
+
+
+def _blank_png(path, width, height):
+    """A blank RGB PNG written row by row: a few hundred KB on disk, never whole in memory here."""
+    pack = zlib.compressobj(9)
+    row = b"\x00" * (1 + 3 * width)
+    with open(path, "wb") as f:
+        f.write(_png(width, height, raw=b"")[:33])          # signature and IHDR
+        data = b"".join(pack.compress(row) for _ in range(height)) + pack.flush()
+        f.write(struct.pack(">I", len(data)) + b"IDAT" + data + struct.pack(">I", zlib.crc32(b"IDAT" + data)))
+        f.write(struct.pack(">I", 0) + b"IEND" + struct.pack(">I", zlib.crc32(b"IEND")))
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.skipif(sys.platform != "linux", reason="ru_maxrss is in KiB on Linux")
+def test_a_169_megapixel_png_is_refused_with_bounded_memory(tmp_path):
+    import subprocess
+
+    path = tmp_path / "huge.png"
+    _blank_png(path, 13_000, 13_000)
+    assert path.stat().st_size < 1_000_000
+    code = (
+        "import resource, sys\n"
+        "from photocap.library.images import ImageError, open_image\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "try:\n"
+        "    open_image(sys.argv[1], max_side=384)\n"
+        "    print('decoded')\n"
+        "except ImageError as exc:\n"
+        "    print(exc.reason)\n"
+        "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)\n")
+    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True,
+                         check=True, timeout=100).stdout.splitlines()
+    reason, grown_mib = out[0], int(out[1])
+    assert reason.startswith("too large to decode: 13000x13000 pixels"), reason
+    assert grown_mib < 100, f"decoding grew the process by {grown_mib} MiB"
+
+
+def test_a_jpeg_above_the_decode_limit_is_read_at_a_draft_scale(tmp_path, monkeypatch):
+    # 12 MP over a 1 MP limit: JPEG decodes at 1/4 scale for a 384-pixel image, well inside it.
+    monkeypatch.setattr(images, "MAX_DECODE_PIXELS", 1_000_000)
+    jpeg = noise_jpeg(tmp_path / "big.jpg", size=(4000, 3000))
+    assert max(open_image(jpeg, max_side=384).size) == 384
+    Image.new("RGB", (4000, 3000)).save(tmp_path / "big.png")    # PNG has no draft mode
+    with pytest.raises(ImageError) as err:
+        open_image(tmp_path / "big.png", max_side=384)
+    assert err.value.reason == "too large to decode: 4000x3000 pixels (12 MP; the limit is 1 MP)"

@@ -1,0 +1,77 @@
+"""The library file itself, as users meet it: deleted under a running daemon, empty, new."""
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+from PIL import Image
+
+
+@pytest.fixture
+def env(tmp_path, tiny_blip_dir):
+    return {**os.environ, "PHOTOCAP_DB": str(tmp_path / "data" / "library.db"),
+            "PHOTOCAP_MODEL": str(tiny_blip_dir), "PHOTOCAP_NUM_BEAMS": "1", "PHOTOCAP_MIN_NEW_TOKENS": "2",
+            "PHOTOCAP_MAX_NEW_TOKENS": "4", "PHOTOCAP_SETTLE_SECONDS": "0.2", "PYTHONUNBUFFERED": "1"}
+
+
+def photocap(env, *args):
+    return subprocess.run([sys.executable, "-m", "photocap", *args], env=env, capture_output=True,
+                          text=True, timeout=120)
+
+
+def wait_for_line(proc, text, timeout=90.0) -> list[str]:
+    """Lines the process printed, up to and including the first that contains `text`."""
+    seen = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        seen.append(line)
+        if text in line:
+            return seen
+    raise AssertionError(f"no {text!r} in the daemon's output:\n{''.join(seen)}")
+
+
+@pytest.mark.timeout(180)
+def test_deleting_the_library_under_watch_stops_the_daemon_with_one_line(tmp_path, env):
+    pics = tmp_path / "pics"
+    pics.mkdir()
+    Image.new("RGB", (32, 24), "red").save(pics / "first.jpg")
+    db_path = env["PHOTOCAP_DB"]
+    proc = subprocess.Popen([sys.executable, "-m", "photocap", "watch", str(pics)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_for_line(proc, "captioned 1")
+        for name in os.listdir(os.path.dirname(db_path)):       # what a user's `rm library.db*` does
+            os.unlink(os.path.join(os.path.dirname(db_path), name))
+        Image.new("RGB", (32, 24), "blue").save(pics / "second.jpg")
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 1, out
+    last = out.strip().splitlines()[-1]
+    said = f"photocap: error: the library file {db_path} was deleted while photocap was running;"
+    assert last.startswith(said)
+    assert "Traceback" not in out, out
+    assert not os.path.exists(db_path)              # the daemon made no new library in its place
+
+    status = photocap(env, "status")
+    assert status.returncode == 0
+    assert status.stderr == f"photocap: created a new library at {db_path}\n"
+    again = photocap(env, "status")
+    assert again.returncode == 0 and again.stderr == ""
+
+
+def test_an_empty_library_file_is_refused_in_one_line_and_kept(tmp_path, env):
+    db_path = tmp_path / "data" / "library.db"
+    db_path.parent.mkdir()
+    db_path.write_bytes(b"")
+    result = photocap(env, "status")
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"photocap: error: {db_path} is empty (0 bytes), not a photocap library")
+    assert result.stderr.count("\n") == 1 and db_path.read_bytes() == b""
