@@ -1,21 +1,22 @@
 """The persistent caption queue, in the library database.
 
 A job is a pending photo. Workers claim jobs with a lease and renew it while they work; a job whose
-lease ran out (its process was killed) is claimable again, so nothing is lost and nothing stays
-stuck. A claim is one UPDATE inside BEGIN IMMEDIATE, so two processes never get the same photo.
+lease ran out is claimable again, so nothing is lost and nothing stays stuck. A worker's id names
+its process (processes.current), so the jobs of a process of this machine that is gone (killed,
+crashed) are claimable at once, without waiting out the lease. A claim is one UPDATE inside
+BEGIN IMMEDIATE, so two processes never get the same photo.
 Transient failures (a file still being written, busy, out of memory) go back to the queue with
 exponential backoff; the rest fail the photo with a reason.
 """
 
 from __future__ import annotations
 
-import os
-import socket
+import logging
 import sqlite3
 import uuid
 from dataclasses import dataclass
 
-from photocap.library import paths
+from photocap.library import paths, processes
 from photocap.library.db import get_setting, now, set_setting, write
 
 LEASE_SECONDS = 300.0
@@ -23,10 +24,12 @@ MAX_ATTEMPTS = 5
 BACKOFF_BASE = 2.0       # seconds; doubles per attempt
 BACKOFF_MAX = 600.0
 
+log = logging.getLogger(__name__)
+
 
 def worker_id() -> str:
-    """A name for this worker, unique across processes and hosts."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    """A name for this worker, unique across processes and hosts: its process's token and a random part."""
+    return f"{processes.current()}:{uuid.uuid4().hex[:8]}"
 
 
 @dataclass
@@ -38,9 +41,10 @@ class Job:
 
 def claim(conn: sqlite3.Connection, worker: str, limit: int, *,
           lease: float = LEASE_SECONDS) -> list[Job]:
-    """Take up to `limit` ready jobs (queued and due, or with an expired lease)."""
+    """Take up to `limit` ready jobs (queued and due, with an expired lease, or held by a dead process)."""
     t = now()
     with write(conn):
+        reclaim_dead(conn)
         rows = conn.execute(
             "SELECT j.photo_id, p.path, j.attempts FROM jobs j JOIN photos p ON p.id = j.photo_id"
             " WHERE (j.state = 'queued' AND j.not_before <= ?) OR (j.state = 'claimed' AND j.lease_until < ?)"
@@ -49,6 +53,20 @@ def claim(conn: sqlite3.Connection, worker: str, limit: int, *,
             "UPDATE jobs SET state='claimed', claimed_by=?, lease_until=? WHERE photo_id=?",
             [(worker, t + lease, r[0]) for r in rows])
     return [Job(photo_id=r[0], path=paths.from_db(r[1]), attempts=r[2]) for r in rows]
+
+
+def reclaim_dead(conn: sqlite3.Connection) -> int:
+    """Queue again the jobs claimed by processes of this machine that are gone; how many."""
+    with write(conn):
+        workers = [r[0] for r in conn.execute(
+            "SELECT DISTINCT claimed_by FROM jobs WHERE state = 'claimed' AND claimed_by IS NOT NULL")]
+        back = 0
+        for worker in workers:
+            if processes.is_gone(worker.rpartition(":")[0]):
+                back += conn.execute("UPDATE jobs SET state='queued', claimed_by=NULL, lease_until=NULL"
+                                     " WHERE claimed_by=? AND state='claimed'", (worker,)).rowcount
+                log.info("took back the photos of %s: its process is gone", worker)
+    return back
 
 
 def renew(conn: sqlite3.Connection, worker: str, photo_ids: list[int], *,

@@ -20,7 +20,7 @@ from typing import Callable, Iterator
 
 from PIL import Image
 
-from photocap.library import metadata, paths, photos, roots
+from photocap.library import metadata, paths, photos, roots, tempfiles
 from photocap.library.images import HEIF
 from photocap.library.db import optimize_search, write
 
@@ -130,6 +130,7 @@ def walk(root: str, errors: list[str], failed_dirs: list[str]) -> Iterator[tuple
         for entry in entries:
             name = entry.name
             if name.startswith("."):
+                tempfiles.remove_if_stale(entry)    # what a killed photocap left mid-write
                 continue            # hidden files, ._ AppleDouble forks, .thumbnails, .Trash
             try:
                 if entry.is_dir():

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
+from photocap.library import tempfiles
+
 NS = {
     "x": "adobe:ns:meta/",
     "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
@@ -330,7 +332,8 @@ def atomic_write(path: str, data: bytes, *, previous: bytes | None = None,
         return
     folder = os.path.dirname(target)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".photocap-", suffix=".tmp", dir=folder)
+        tempfiles.clean_once(folder)                # what a killed writer left here before
+        fd, tmp = tempfile.mkstemp(prefix=tempfiles.prefix(), suffix=tempfiles.SUFFIX, dir=folder)
     except OSError as exc:
         if st is not None and exc.errno in (errno.EACCES, errno.EPERM):
             _rewrite_in_place(path, target, data, previous)    # the folder is locked, the file not

@@ -1,11 +1,14 @@
 """The persistent caption queue: claims, leases, retries, two workers, pause."""
 
 import multiprocessing
+import os
+import signal
+import socket
 import time
 
 import pytest
 
-from photocap.library import db, jobs, photos
+from photocap.library import db, jobs, photos, processes
 
 
 @pytest.fixture
@@ -117,3 +120,104 @@ def test_two_processes_never_claim_the_same_photo(tmp_path):
     claimed = results[0] + results[1]
     assert sorted(claimed) == sorted(ids)          # all of them, none twice
     assert photos.counts(conn)["captioned"] == 300
+
+
+# ---- a killed worker's claims come back at once -------------------------------------------------
+
+CLAIMER = """
+import sys
+from photocap.library import db, jobs
+conn = db.connect(sys.argv[1])
+worker = jobs.worker_id()
+print(worker, *[j.photo_id for j in jobs.claim(conn, worker, int(sys.argv[2]))], flush=True)
+sys.stdin.read()                      # hold the claim until killed
+"""
+
+
+def start_claimer(path, n):
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", CLAIMER, str(path), str(n)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    worker, *ids = proc.stdout.readline().split()
+    return proc, worker, sorted(int(i) for i in ids)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="process start times come from /proc")
+def test_jobs_of_a_worker_killed_with_sigkill_are_claimable_at_once(tmp_path):
+    path = tmp_path / "lib.db"
+    conn = db.connect(path)
+    ids = add_photos(conn, 6)
+    proc, worker, claimed = start_claimer(path, 4)
+    try:
+        assert claimed == ids[:4] and jobs.owns(conn, worker, ids[0])
+        assert [j.photo_id for j in jobs.claim(conn, "other", 10)] == ids[4:]   # alive: its claims hold
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    assert sorted(j.photo_id for j in jobs.claim(conn, jobs.worker_id(), 10)) == ids[:4]   # no lease wait
+    assert not jobs.owns(conn, worker, ids[0])
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="process start times come from /proc")
+def test_a_claim_whose_pid_now_belongs_to_another_process_is_reclaimed(conn):
+    (pid,) = add_photos(conn, 1)
+    me = processes.current()
+    host, machine, number, start = me.split(":")
+    reused = f"{host}:{machine}:{number}:{int(start) - 1}:abcd1234"    # same pid, started earlier
+    jobs.claim(conn, reused, 1)
+    assert [j.photo_id for j in jobs.claim(conn, jobs.worker_id(), 1)] == [pid]
+
+
+def test_claims_of_other_hosts_and_old_workers_wait_for_their_lease(conn):
+    add_photos(conn, 2)
+    jobs.claim(conn, "elsewhere:0123456789ab:1:1:abcd1234", 1)      # another machine: cannot tell
+    jobs.claim(conn, f"{socket.gethostname()}:1:abcd1234", 1)         # an older photocap's worker id
+    assert jobs.claim(conn, jobs.worker_id(), 10) == []
+
+
+def _captioned(path) -> int:
+    import sqlite3
+
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute("SELECT count(*) FROM photos WHERE status = 'done'").fetchone()[0]
+    finally:
+        conn.close()
+
+
+@pytest.mark.timeout(240)
+@pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="process start times come from /proc")
+def test_index_after_a_worker_was_killed_captions_everything_without_a_lease_wait(tmp_path, tiny_blip_dir):
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    pics = tmp_path / "pics"
+    pics.mkdir()
+    for i in range(60):
+        Image.new("RGB", (24, 18), (i * 4, 255 - i * 4, 90)).save(pics / f"p{i:03d}.jpg")
+    path = tmp_path / "lib.db"
+    env = {**os.environ, "PHOTOCAP_DB": str(path), "PHOTOCAP_MODEL": str(tiny_blip_dir),
+           "PHOTOCAP_NUM_BEAMS": "1", "PHOTOCAP_MIN_NEW_TOKENS": "2", "PHOTOCAP_MAX_NEW_TOKENS": "4",
+           "PHOTOCAP_BATCH_SIZE": "2"}
+    worker = subprocess.Popen([sys.executable, "-m", "photocap", "watch", "--once", str(pics)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 150
+        while not (path.exists() and _captioned(path)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=30)
+    assert 0 < _captioned(path) < 60, "the worker finished before it was killed: use more photos"
+    conn = db.connect(path)
+    assert conn.execute("SELECT count(*) FROM jobs WHERE state = 'claimed'").fetchone()[0] > 0
+    conn.close()
+    result = subprocess.run([sys.executable, "-m", "photocap", "index", str(pics)], env=env,
+                            capture_output=True, text=True, timeout=150)
+    assert result.returncode == 0, result.stderr
+    assert _captioned(path) == 60
