@@ -26,8 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Caption, tag and search your photo library with BLIP / BLIP-2.",
         epilog="Run `photocap COMMAND --help` for a command's options.")
     parser.add_argument("--version", action="version", version=f"photocap {__version__}")
-    parser.add_argument("--db", metavar="PATH",
-                        help="library database (default: library.db in the user data folder; env PHOTOCAP_DB)")
+    parser.add_argument("--db", metavar="PATH", help="library database "
+                        "(default: library.db in the user data folder; env PHOTOCAP_DB)")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in COMMAND_MODULES:

@@ -74,7 +74,8 @@ def test_env_chooses_the_library(tmp_path, pics, monkeypatch, capsys):
     assert (tmp_path / "env.db").exists()
 
 
-@pytest.mark.parametrize("query", ['"unbalanced', "-", "AND", "NEAR(", "col:x", "*", "^", "(((", "\U0001F600"])
+@pytest.mark.parametrize("query", ['"unbalanced', "-", "AND", "NEAR(", "col:x", "*", "^", "(((",
+                                   "\U0001F600"])
 def test_hostile_queries_exit_cleanly(tmp_path, pics, capsys, query):
     db = str(tmp_path / "lib.db")
     cli.main(["--db", db, "index", "--no-caption", str(pics)])

@@ -178,13 +178,13 @@ def check_file(conn: sqlite3.Connection) -> None:
     SQLite would go on writing into a deleted file (the data is lost when the process ends), so
     every write transaction checks first; front ends stop on the error and say it.
     """
-    identity = getattr(conn, "identity", None)
+    identity, path = getattr(conn, "identity", None), getattr(conn, "path", "")
     if identity is None:
         return
-    where = f"the library file {conn.path}"
+    where = f"the library file {path}"
     then = "nothing more is written to it: restore it, or start photocap again to make a new library"
     try:
-        st = os.stat(conn.path)
+        st = os.stat(path)
     except FileNotFoundError:
         raise LibraryError(f"{where} was deleted while photocap was running; {then}") from None
     except OSError as exc:
@@ -273,7 +273,7 @@ def _check_existing(path: Path) -> None:
         raise LibraryError(f"{path} is not a photocap library: not an SQLite database")
 
 
-def _refuse_foreign(conn: sqlite3.Connection) -> None:
+def _refuse_foreign(conn: Library) -> None:
     """A database with tables but no photocap schema belongs to another program: never migrate it."""
     if schema_version(conn):
         return

@@ -104,7 +104,7 @@ def make_thumbnail(path: str | os.PathLike, size: int) -> Image.Image:
 
 
 def _decode(fh, max_side: int | None) -> Image.Image:
-    im = Image.open(fh)
+    im: Image.Image = Image.open(fh)
     width, height = im.size
     if width * height > MAX_PIXELS:
         raise ImageError(f"too large: {width}x{height} pixels")
@@ -148,9 +148,9 @@ def _to_rgb(im: Image.Image) -> Image.Image:
         return im
     if im.mode.startswith("I") or im.mode == "F":
         # 16-bit and float greys: scale to 8 bits instead of clipping everything to white.
-        _, high = im.getextrema()
+        high = im.getextrema()[1]            # a single band: (low, high)
         im = im.convert("F")
-        if high > 255:
+        if isinstance(high, (int, float)) and high > 255:
             im = im.point(lambda v: v * (255.0 / 65535.0))
         return im.convert("L").convert("RGB")
     if im.mode in _ALPHA_MODES or (im.mode in ("P", "L", "RGB") and "transparency" in im.info):

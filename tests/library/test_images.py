@@ -21,7 +21,7 @@ RED, BLUE, WHITE = (255, 0, 0), (0, 0, 255), (255, 255, 255)
 
 
 def near(pixel, colour, tol=40):
-    return all(abs(a - b) <= tol for a, b in zip(pixel, colour))
+    return all(abs(a - b) <= tol for a, b in zip(pixel, colour, strict=True))
 
 
 def two_halves(size=(40, 20)) -> Image.Image:
@@ -77,7 +77,7 @@ def test_draft_decoding_looks_like_a_full_decode(tmp_path):
     grad.save(path, quality=90)
     fast = open_image(path, max_side=300)
     slow = Image.open(path).convert("RGB").resize(fast.size, Image.Resampling.BICUBIC)
-    diff = sum(abs(a - b) for a, b in zip(fast.tobytes(), slow.tobytes())) / len(fast.tobytes())
+    diff = sum(abs(a - b) for a, b in zip(fast.tobytes(), slow.tobytes(), strict=True)) / len(fast.tobytes())
     assert diff < 3
 
 
@@ -213,7 +213,8 @@ def _png(width, height, *, bit_depth=8, colour_type=2, raw=b""):
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     ihdr = struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw))
+            + chunk(b"IEND", b""))
 
 
 def test_decompression_bomb_is_refused_before_decoding(tmp_path):
@@ -261,7 +262,8 @@ def test_missing_file_and_folder(tmp_path):
         open_image(tmp_path)
 
 
-@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="needs POSIX, and root reads anything")
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0,
+                    reason="needs POSIX, and root reads anything")
 def test_unreadable_file_is_transient(tmp_path):
     path = tmp_path / "locked.jpg"
     two_halves().save(path)
@@ -292,7 +294,8 @@ SAMPLES = _sample_files()
 
 @pytest.mark.filterwarnings("ignore::UserWarning")  # Pillow warns about some damaged TIFF tags
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(fmt=st.sampled_from(sorted(SAMPLES)), cut=st.floats(0, 1), flips=st.lists(st.integers(0, 10_000), max_size=4))
+@given(fmt=st.sampled_from(sorted(SAMPLES)), cut=st.floats(0, 1),
+       flips=st.lists(st.integers(0, 10_000), max_size=4))
 def test_damaged_files_only_ever_raise_image_error(tmp_path, fmt, cut, flips):
     data = bytearray(SAMPLES[fmt][: int(len(SAMPLES[fmt]) * cut)])
     for pos in flips:

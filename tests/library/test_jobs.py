@@ -184,6 +184,8 @@ def _captioned(path) -> int:
     conn = sqlite3.connect(path)
     try:
         return conn.execute("SELECT count(*) FROM photos WHERE status = 'done'").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0                                      # not made yet
     finally:
         conn.close()
 
