@@ -12,7 +12,7 @@ import sys
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 APP = "photocap"
 
@@ -197,7 +197,7 @@ class Settings:
         return dataclasses.replace(self, **changes)
 
 
-def load(path: Path | None = None, env: dict[str, str] | None = None) -> Settings:
+def load(path: Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
     """Defaults, then the TOML file, then PHOTOCAP_<FIELD> environment variables."""
     env = os.environ if env is None else env
     path = path or config_file()

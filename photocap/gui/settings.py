@@ -68,18 +68,26 @@ def _spin(low: int, high: int, value: int) -> QSpinBox:
     return box
 
 
-def _limited(name: str, settings: Settings) -> QSpinBox | QDoubleSpinBox:
-    """A box for a setting that offers exactly its declared range (photocap.config.LIMITS)."""
+def _whole(name: str, settings: Settings) -> QSpinBox:
+    """A box offering exactly a whole-number setting's declared range (photocap.config.LIMITS)."""
     limit = LIMITS[name]
-    value = getattr(settings, name)
-    if limit.kind is int:
-        box = _spin(int(limit.low), int(limit.high), value)
-    else:
-        # An open end (temperature > 0) starts at the smallest value two decimals show above it.
-        low = limit.low + 0.01 if limit.low_open else limit.low
-        box = _double(low, limit.high, value, limit.step)
-    box.setToolTip(f"{limit.describe()[0].upper()}{limit.describe()[1:]}")
+    box = _spin(int(limit.low), int(limit.high), getattr(settings, name))
+    box.setToolTip(_sentence(limit.describe()))
     return box
+
+
+def _decimal(name: str, settings: Settings) -> QDoubleSpinBox:
+    """A box offering exactly a decimal setting's declared range (photocap.config.LIMITS)."""
+    limit = LIMITS[name]
+    # An open end (temperature > 0) starts at the smallest value two decimals show above it.
+    low = limit.low + 0.01 if limit.low_open else limit.low
+    box = _double(low, limit.high, getattr(settings, name), limit.step)
+    box.setToolTip(_sentence(limit.describe()))
+    return box
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def _double(low: float, high: float, value: float, step: float, decimals: int = 2) -> QDoubleSpinBox:
@@ -116,7 +124,7 @@ class SettingsDialog(QDialog):
         form.addRow("Device", self.device)
         self.precision = _choice(PRECISIONS, s.precision)
         form.addRow("Precision", self.precision)
-        self.batch_size = _limited("batch_size", s)
+        self.batch_size = _whole("batch_size", s)
         form.addRow("Batch size", self.batch_size)
         tabs.addTab(models, "Models")
 
@@ -128,23 +136,23 @@ class SettingsDialog(QDialog):
         form.addRow("Prompt prefix", self.prompt)
         self.decoding = _choice([BEAMS, SAMPLING], SAMPLING if s.do_sample else BEAMS)
         form.addRow("Decoding", self.decoding)
-        self.num_beams = _limited("num_beams", s)
+        self.num_beams = _whole("num_beams", s)
         form.addRow("Beams", self.num_beams)
-        self.temperature = _limited("temperature", s)
+        self.temperature = _decimal("temperature", s)
         form.addRow("Temperature", self.temperature)
-        self.top_p = _limited("top_p", s)
+        self.top_p = _decimal("top_p", s)
         form.addRow("Top p", self.top_p)
-        self.num_captions = _limited("num_captions", s)
+        self.num_captions = _whole("num_captions", s)
         form.addRow("Captions per photo", self.num_captions)
-        self.min_new_tokens = _limited("min_new_tokens", s)
+        self.min_new_tokens = _whole("min_new_tokens", s)
         form.addRow("Shortest (tokens)", self.min_new_tokens)
-        self.max_new_tokens = _limited("max_new_tokens", s)
+        self.max_new_tokens = _whole("max_new_tokens", s)
         self.max_new_tokens.setToolTip(f"{self.max_new_tokens.toolTip()}; the model may allow fewer")
         form.addRow("Longest (tokens)", self.max_new_tokens)
         # The shortest never passes the longest: lowering the longest pulls the shortest down with it.
         self.min_new_tokens.setMaximum(self.max_new_tokens.value())
         self.max_new_tokens.valueChanged.connect(self.min_new_tokens.setMaximum)
-        self.repetition_penalty = _limited("repetition_penalty", s)
+        self.repetition_penalty = _decimal("repetition_penalty", s)
         form.addRow("Repetition penalty", self.repetition_penalty)
         self.decoding.currentTextChanged.connect(self._decoding_changed)
         self._decoding_changed(self.decoding.currentText())

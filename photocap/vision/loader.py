@@ -127,7 +127,7 @@ def load(spec_or_name: ModelSpec | str, *, device: str = "auto", precision: str 
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # no tqdm bars on the GUI's or daemon's stderr
-    model_class = {
+    model_class: Any = {
         "blip": transformers.BlipForConditionalGeneration,
         "blip-vqa": transformers.BlipForQuestionAnswering,
         "blip2": transformers.Blip2ForConditionalGeneration,
@@ -226,7 +226,7 @@ def _fused_vision_attention(model: Any) -> None:
 
     for module in model.modules():
         if isinstance(module, BlipAttention):
-            module.forward = types.MethodType(_sdpa_attention, module)
+            module.forward = types.MethodType(_sdpa_attention, module)  # type: ignore[method-assign]
 
 
 def _sdpa_attention(self: Any, hidden_states: torch.Tensor, **_: Any) -> tuple[torch.Tensor, None]:

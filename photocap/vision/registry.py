@@ -131,7 +131,7 @@ def list_models() -> list[dict]:
                 "source": spec.source,
                 "kind": spec.kind,
                 "present": present,
-                "size_bytes": _folder_size(folder) if present else None,
+                "size_bytes": _folder_size(folder) if folder is not None and present else None,
                 "approx_size_mb": spec.approx_size_mb,
                 "can_caption": spec.can_caption,
                 "can_ask": spec.can_ask,
