@@ -48,11 +48,11 @@ class Librarian:
     def _run(self) -> None:
         try:
             self._loop()
-        except Exception:  # noqa: BLE001 - logged in full: this thread must not die silently
-            log.exception("the folder watcher stopped after an error")
-            self.ready.set()
         except db.LibraryError as exc:          # the library file itself is gone: nothing to retry
             log.error("the folder watcher stopped: %s", exc)
+            self.ready.set()
+        except Exception:  # noqa: BLE001 - logged in full: this thread must not die silently
+            log.exception("the folder watcher stopped after an error")
             self.ready.set()
 
     def _loop(self) -> None:
@@ -80,11 +80,11 @@ class Librarian:
                     if t >= next_reconcile:
                         self.reconcile()
                         next_reconcile = t + self.settings.reconcile_minutes * 60
+                except db.LibraryError:
+                    raise
                 except Exception:  # noqa: BLE001 - watching goes on; a scan soon mends what was missed
                     log.exception("a folder change could not be recorded; rescanning shortly")
                     next_reconcile = time.monotonic() + RETRY_SCAN_SECONDS
-                except db.LibraryError:
-                    raise
         finally:
             self.watcher.stop()
             self.conn.close()
