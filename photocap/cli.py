@@ -12,12 +12,12 @@ import sys
 from typing import Sequence
 
 from photocap import __version__, config
-from photocap.commands import daemon, gui, interop, library, options, vision
+from photocap.commands import daemon, folders, gui, interop, library, options, vision
 from photocap.console import OneLineFormatter, printable
 from photocap.library import paths
 from photocap.library.db import LibraryError
 
-COMMAND_MODULES = [library, vision, daemon, interop, gui]
+COMMAND_MODULES = [library, folders, vision, daemon, interop, gui]
 
 
 def build_parser() -> argparse.ArgumentParser:

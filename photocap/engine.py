@@ -38,10 +38,26 @@ class Engine:
 
     def index(self, folders: list[str], progress: scan.Progress | None = None) -> list[scan.ScanReport]:
         """Add folders to the library (if new) and bring it in line with what is on disk."""
-        return scan.scan(self.conn, folders, progress)
+        return scan.scan(self.conn, folders, progress, follow_links=self.settings.follow_links)
 
     def rescan(self, progress: scan.Progress | None = None) -> list[scan.ScanReport]:
-        return scan.scan(self.conn, [r.path for r in roots.all_roots(self.conn)], progress)
+        return scan.scan(self.conn, [r.path for r in roots.all_roots(self.conn)], progress,
+                         follow_links=self.settings.follow_links)
+
+    def add_folder(self, path: str) -> roots.Added:
+        """Add a folder without scanning it (a folder inside a library folder is part of that one)."""
+        return roots.register(self.conn, path)
+
+    def remove_folder(self, path: str, *, forget: bool = False) -> int:
+        """Stop watching a folder; its photos keep their captions unless `forget`. Returns their count."""
+        return roots.remove(self.conn, path, forget=forget)
+
+    def folders(self) -> list[dict]:
+        """The library folders with their photo counts."""
+        counts = roots.photo_counts(self.conn)
+        return [{"path": r.path, "online": r.online, "last_scan": r.last_scan,
+                 "photos": counts.get(r.id, (0, 0))[0], "missing": counts.get(r.id, (0, 0))[1]}
+                for r in roots.all_roots(self.conn)]
 
     def search(self, query: str, *, limit: int = 50, offset: int = 0) -> list[search.Hit]:
         return search.search(self.conn, query, limit=limit, offset=offset)

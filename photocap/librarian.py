@@ -2,14 +2,17 @@
 
 Runs on its own thread with its own connection (the caption loop owns the model thread). Changes
 that settle are recorded at once and the caption loop is woken; a full incremental scan on start and
-every `reconcile_minutes` corrects whatever events were missed. A root that vanishes is marked
-offline and nothing in it is marked missing; when it returns it is scanned and watched again.
+every `reconcile_minutes` corrects whatever events were missed. A root that vanishes (or whose drive
+is unmounted) is marked offline and nothing in it is marked missing; when it returns it is scanned
+and watched again. Folders added or removed by another process (the app, `photocap folders`) are
+picked up within seconds.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -93,26 +96,42 @@ class Librarian:
 
     def reconcile(self) -> None:
         """Incremental scan of every root; (re)watch the ones that are there."""
-        for root in roots.all_roots(self.conn):
-            report = scan.scan_root(self.conn, root.path)
-            self._log_report(report)
-            self._set_online(root.path, report.online)
+        for path in [r.path for r in roots.all_roots(self.conn)]:
+            if roots.by_path(self.conn, path) is not None:     # not merged into one scanned before
+                self._scan(path)
+        self._drop_removed_roots()
         self.wake.set()
 
+    def _scan(self, path: str) -> None:
+        try:
+            report = scan.scan_root(self.conn, path, follow_links=self.settings.follow_links)
+        except (OSError, sqlite3.IntegrityError) as exc:      # one folder's trouble stops no other
+            log.warning("cannot scan %s: %s; retrying at the next check", paths.display(path), exc)
+            return
+        self._log_report(report)
+        self._set_online(report.root, report.online)
+
     def _check_roots(self) -> None:
+        self._drop_removed_roots()
         for root in roots.all_roots(self.conn):
-            now_online = self._present(root)
+            now_online = roots.present(self.conn, root)
             was = self.online.get(root.path)
             if was and not now_online:
                 log.warning("%s went offline: its photos are kept", paths.display(root.path))
                 roots.set_scanned(self.conn, root.id, online=False)
                 self._set_online(root.path, False)
             elif not was and now_online:
-                log.info("%s is back: reconciling", paths.display(root.path))
-                report = scan.scan_root(self.conn, root.path)
-                self._log_report(report)
-                self._set_online(root.path, report.online)
+                log.info("%s is %s: reconciling", paths.display(root.path),
+                         "new" if was is None else "back")
+                self._scan(root.path)
                 self.wake.set()
+
+    def _drop_removed_roots(self) -> None:
+        """Stop watching folders that left the library (removed, or merged into a parent)."""
+        current = {r.path for r in roots.all_roots(self.conn)}
+        for path in [p for p in self.online if p not in current]:
+            self.watcher.unwatch(path)
+            del self.online[path]
 
     def _set_online(self, root: str, online: bool) -> None:
         if online and (not self.online.get(root) or root not in self.watcher.modes):
@@ -122,16 +141,9 @@ class Librarian:
         self.online[root] = online
 
     def _root_online(self, path: str) -> bool:
+        """Is the root holding path there? A delete event is trusted unless its drive went away."""
         root = scan.root_of(self.conn, path)
-        return root is not None and self._present(root)
-
-    def _present(self, root: roots.Root) -> bool:
-        """There and mounted: an empty folder where photos were is an unmounted mount point."""
-        if not scan.root_is_online(root.path):
-            return False
-        return _has_entries(root.path) or self.conn.execute(
-            "SELECT 1 FROM photos WHERE root_id = ? AND status != 'missing' LIMIT 1",
-            (root.id,)).fetchone() is None
+        return root is not None and roots.present(self.conn, root)
 
     # ---- single changes -------------------------------------------------------------------------
 
@@ -139,7 +151,11 @@ class Librarian:
         if change.kind in ("file", "closed"):
             self.settler.touch(change.path, closed=change.kind == "closed")
         elif change.kind == "dir":
-            for path, _ in scan.walk(change.path, [], []):
+            root = scan.root_of(self.conn, change.path)
+            if root is None:
+                return
+            for path, _ in scan.walk(change.path, [], [], follow_links=self.settings.follow_links,
+                                     boundary=root.path):
                 self.settler.touch(path)
         elif change.kind == "deleted":
             self.settler.forget(change.path)
@@ -161,7 +177,7 @@ class Librarian:
                 self.settler.touch(change.dest)          # e.g. "photo.jpg.part" -> "photo.jpg"
 
     def _record(self, files: list[str]) -> None:
-        report = scan.ingest(self.conn, files)
+        report = scan.ingest(self.conn, files, follow_links=self.settings.follow_links)
         for err in report.errors:
             log.warning("%s", err)
         for photo_path in files:
@@ -179,11 +195,3 @@ class Librarian:
                  paths.display(report.root), report.files, report.added, report.moved,
                  report.updated, report.missing)
 
-
-def _has_entries(folder: str) -> bool:
-    """An unmounted mount point is an empty folder."""
-    try:
-        with os.scandir(folder) as it:
-            return next(it, None) is not None
-    except OSError:
-        return False

@@ -15,7 +15,8 @@ from PIL import Image
 def make_photos(folder, n, start=0, size=(48, 36)):
     folder.mkdir(parents=True, exist_ok=True)
     for i in range(start, start + n):
-        Image.new("RGB", size, ((i * 37) % 256, (i * 91) % 256, (i * 13) % 256)).save(folder / f"p{i:04d}.jpg")
+        color = ((i * 37) % 256, (i * 91) % 256, (i * 13) % 256)
+        Image.new("RGB", size, color).save(folder / f"p{i:04d}.jpg")
 
 
 @pytest.fixture
@@ -165,3 +166,22 @@ def test_no_model_keeps_photos_queued_with_a_clear_message(tmp_path, env):
     assert "Traceback" not in result.stderr
     s = status(env)
     assert (s["pending"], s["captioned"]) == (3, 0)
+
+
+def test_watching_the_parent_of_an_indexed_folder(tmp_path, env):
+    pictures = tmp_path / "Pictures"
+    make_photos(pictures / "Trip", 3)
+    assert photocap(env, "index", "--no-caption", str(pictures / "Trip")).returncode == 0
+    proc = start_daemon(env, str(pictures))
+    try:
+        assert wait_for(lambda: status(env)["captioned"] == 3), status(env)
+        make_photos(pictures, 2, start=10)                 # beside the first folder, in the parent
+        assert wait_for(lambda: status(env)["captioned"] == 5), status(env)
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0 and "watching 1 folders" in out, out
+    assert "watcher stopped" not in out and "Traceback" not in out and "UNIQUE" not in out
+    assert [r["path"] for r in status(env)["roots"]] == [str(pictures)]

@@ -11,11 +11,17 @@ from photocap.library import paths
 
 
 def register(sub: argparse._SubParsersAction, parents: list) -> None:
-    p = sub.add_parser("index", parents=[*parents, options.models()], help="add photo folders to the library, scan them and caption new photos",
-                       description="Scan folders (recursively) into the library, then caption what is pending.")
+    p = sub.add_parser("index", parents=[*parents, options.models()],
+                       help="add photo folders to the library, scan them and caption new photos",
+                       description="Scan folders (recursively) into the library, then caption what is "
+                                   "pending. A folder inside a library folder is part of it; one that "
+                                   "holds library folders takes them in.")
     p.add_argument("folders", nargs="+", metavar="DIR", help="photo folder to add and scan")
     p.add_argument("--no-caption", action="store_true", help="record the photos only; caption later")
     p.add_argument("--json", action="store_true", help="print the scan report as JSON")
+    p.add_argument("--follow-links", action="store_true",
+                   help="follow links that lead out of the folders (default: only links that stay inside; "
+                        "setting follow_links)")
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("search", parents=parents, help="search the library",
@@ -32,6 +38,8 @@ def register(sub: argparse._SubParsersAction, parents: list) -> None:
 
 
 def cmd_index(args, engine) -> int:
+    if args.follow_links:
+        engine.settings = engine.settings.replace(follow_links=True)
     progress = Progress("scanning")
     reports = engine.index(args.folders, progress)
     progress.done()

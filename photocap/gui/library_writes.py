@@ -55,7 +55,7 @@ def add_folder(conn: sqlite3.Connection, path: str) -> str:
 
 
 def remove_folder(conn: sqlite3.Connection, path: str) -> int:
-    return roots.remove(conn, path)
+    return roots.remove(conn, path, forget=True)     # the app's dialog says captions are forgotten
 
 
 def set_paused(conn: sqlite3.Connection, paused: bool) -> bool:

@@ -2,8 +2,12 @@
 
 Rescans are incremental: a file whose size and mtime are unchanged is not read again. A file that
 turns up under a new path with a known content hash is the same photo, moved or renamed, and keeps
-its captions. A folder that is missing, unreadable or suddenly empty (an unplugged drive, an
-unmounted share) is reported offline and nothing in it is marked missing.
+its captions. A folder that is missing, unreadable, or an empty mount point on another device than
+the one recorded (an unplugged drive, an unmounted share) is reported offline and nothing in it is
+marked missing; an emptied folder on its own drive is not offline: its photos were deleted.
+
+Only regular files are ever opened (never a FIFO or a device, which could block forever), and links
+that lead out of a library folder are not followed unless `follow_links` asks for it.
 """
 
 from __future__ import annotations
@@ -20,9 +24,9 @@ from typing import Callable, Iterator
 
 from PIL import Image
 
-from photocap.library import metadata, paths, photos, roots, tempfiles
-from photocap.library.images import HEIF
+from photocap.library import files, metadata, paths, photos, roots, tempfiles
 from photocap.library.db import optimize_search, write
+from photocap.library.images import HEIF
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +76,7 @@ def content_hash(f, size: int) -> str:
 
 def read_file(path: str, st: os.stat_result) -> photos.FileInfo | None:
     """Facts about one file, or None when it is not an image. Raises OSError when unreadable."""
-    with open(path, "rb") as f:
+    with files.open_regular(path) as f:      # never a FIFO or device: those could block forever
         if sniff(f.read(16)) is None:
             return None
         digest = content_hash(f, st.st_size)
@@ -109,8 +113,11 @@ class ScanReport:
     added_ids: list[int] = field(default_factory=list)
 
 
-def walk(root: str, errors: list[str], failed_dirs: list[str]) -> Iterator[tuple[str, os.stat_result]]:
-    """Regular files under root, following folder symlinks once (loops are cut)."""
+def walk(root: str, errors: list[str], failed_dirs: list[str], *, follow_links: bool = False,
+         boundary: str | None = None) -> Iterator[tuple[str, os.stat_result]]:
+    """Regular files under root. Links are followed while they stay inside `boundary` (the library
+    folder; default root), and anywhere with `follow_links`; folder loops are cut."""
+    limit = os.path.realpath(boundary or root)
     seen_dirs: set[tuple[int, int]] = set()
     stack = [root]
     while stack:
@@ -133,6 +140,8 @@ def walk(root: str, errors: list[str], failed_dirs: list[str]) -> Iterator[tuple
                 tempfiles.remove_if_stale(entry)    # what a killed photocap left mid-write
                 continue            # hidden files, ._ AppleDouble forks, .thumbnails, .Trash
             try:
+                if not follow_links and entry.is_symlink() and not within(entry.path, limit):
+                    continue        # e.g. a link to / or /proc: the system's files are not photos
                 if entry.is_dir():
                     subdirs.append(entry.path)
                 elif entry.is_file():
@@ -143,21 +152,22 @@ def walk(root: str, errors: list[str], failed_dirs: list[str]) -> Iterator[tuple
         stack.extend(sorted(subdirs, reverse=True))
 
 
-def root_is_online(path: str) -> bool:
-    try:
-        return stat.S_ISDIR(os.stat(path).st_mode) and os.access(path, os.R_OK | os.X_OK)
-    except OSError:
-        return False
+def within(path: str, real_folder: str) -> bool:
+    """Does path, links resolved, lie in (or at) real_folder (a resolved path)?"""
+    real = os.path.realpath(path)
+    return real == real_folder or roots.inside(real, real_folder)
 
 
-def scan_root(conn: sqlite3.Connection, root_path: str, progress: Progress | None = None) -> ScanReport:
+def scan_root(conn: sqlite3.Connection, root_path: str, progress: Progress | None = None, *,
+              follow_links: bool = False) -> ScanReport:
     """Bring the database in line with one root folder on disk."""
     started = time.perf_counter()
     root = roots.add(conn, root_path)
     report = ScanReport(root=root.path)
-    if not root_is_online(root.path):
+    if not roots.present(conn, root):
         report.online = False
-        report.errors.append(f"{paths.display(root.path)} is offline (missing or unreadable): nothing changed")
+        report.errors.append(f"{paths.display(root.path)} is offline (missing, unreadable, or its drive "
+                             "is not mounted): nothing changed")
         roots.set_scanned(conn, root.id, online=False)
         return report
 
@@ -165,10 +175,10 @@ def scan_root(conn: sqlite3.Connection, root_path: str, progress: Progress | Non
         "SELECT id, path, size, mtime, status FROM photos WHERE root_id = ?", (root.id,))}
     seen: set[str] = set()
     failed_dirs: list[str] = []
-    pending: list[tuple[str, photos.FileInfo, sqlite3.Row | None]] = []
+    pending: list[tuple[str, photos.FileInfo]] = []
     looked_at = 0
 
-    for path, st in walk(root.path, report.errors, failed_dirs):
+    for path, st in walk(root.path, report.errors, failed_dirs, follow_links=follow_links):
         looked_at += 1
         if progress and looked_at % 50 == 0:
             progress(looked_at, path)
@@ -193,7 +203,7 @@ def scan_root(conn: sqlite3.Connection, root_path: str, progress: Progress | Non
             continue
         seen.add(path)
         report.files += 1
-        pending.append((path, info, row))
+        pending.append((path, info))
         if len(pending) >= CHUNK:
             _record(conn, root.id, pending, report)
             pending.clear()
@@ -204,9 +214,7 @@ def scan_root(conn: sqlite3.Connection, root_path: str, progress: Progress | Non
                 "SELECT id, path FROM photos WHERE root_id = ? AND status != 'missing'", (root.id,))
             if paths.from_db(r["path"]) not in seen
             and not any(_inside(paths.from_db(r["path"]), d) for d in failed_dirs)]
-    vanished = not root_is_online(root.path)      # unplugged while we walked it
-    looks_unmounted = looked_at == 0               # an empty mount point where photos were
-    if gone and (vanished or looks_unmounted):
+    if gone and not roots.present(conn, root):      # unplugged while we walked it
         report.online = False
         report.errors.append(f"{paths.display(root.path)} looks offline or unmounted: nothing marked missing")
     else:
@@ -221,27 +229,49 @@ def scan_root(conn: sqlite3.Connection, root_path: str, progress: Progress | Non
 
 
 def _inside(path: str, folder: str) -> bool:
-    return path.startswith(folder.rstrip(os.sep) + os.sep)
+    return roots.inside(path, folder)
 
 
-def _record(conn: sqlite3.Connection, root_id: int,
-            batch: list[tuple[str, photos.FileInfo, sqlite3.Row | None]], report: ScanReport) -> None:
-    """Write one chunk of new or changed files in a single transaction."""
+def _record(conn: sqlite3.Connection, root_id: int | None, batch: list[tuple[str, photos.FileInfo]],
+            report: ScanReport) -> None:
+    """Write one chunk of new or changed files in a single transaction.
+
+    What the library holds is read again inside the transaction: another process (a second
+    `index`, the app, the daemon) may have recorded the same files since this scan looked.
+    """
     if not batch:
         return
     with write(conn):
-        for path, info, row in batch:
-            if row is not None:
-                photos.update_file(conn, row["id"], info)
-                report.updated += 1
-                continue
-            moved_from = _moved_photo(conn, info.hash)
-            if moved_from is not None:
-                photos.move(conn, moved_from, path, root_id)
-                report.moved += 1
-            else:
-                report.added_ids.append(photos.add(conn, path, info, root_id))
-                report.added += 1
+        if conn.execute("SELECT 1 FROM roots WHERE id = ?", (root_id,)).fetchone() is None:
+            root = root_of(conn, batch[0][0])      # merged into a folder added meanwhile
+            root_id = root.id if root else None
+        for path, info in batch:
+            _record_one(conn, root_id, path, info, report)
+
+
+def _record_one(conn: sqlite3.Connection, root_id: int | None, path: str, info: photos.FileInfo,
+                report: ScanReport) -> None:
+    row = conn.execute("SELECT id, size, mtime, hash, status, root_id FROM photos WHERE path = ?",
+                       (paths.to_db(path),)).fetchone()
+    if row is None:
+        moved_from = _moved_photo(conn, info.hash)
+        if moved_from is not None:
+            photos.move(conn, moved_from, path, root_id)
+            report.moved += 1
+        else:
+            report.added_ids.append(photos.add(conn, path, info, root_id))
+            report.added += 1
+        return
+    if row["root_id"] != root_id and root_id is not None:
+        conn.execute("UPDATE photos SET root_id = ? WHERE id = ?", (root_id, row["id"]))
+    if (row["size"], row["mtime"], row["hash"]) != (info.size, info.mtime, info.hash):
+        photos.update_file(conn, row["id"], info)
+        report.updated += 1
+    elif row["status"] == "missing":
+        photos.restore(conn, row["id"])
+        report.restored += 1
+    else:
+        report.unchanged += 1          # recorded meanwhile by another process
 
 
 def _moved_photo(conn: sqlite3.Connection, digest: str) -> int | None:
@@ -252,8 +282,19 @@ def _moved_photo(conn: sqlite3.Connection, digest: str) -> int | None:
     return None
 
 
-def scan(conn: sqlite3.Connection, folders: list[str], progress: Progress | None = None) -> list[ScanReport]:
-    return [scan_root(conn, folder, progress) for folder in folders]
+def scan(conn: sqlite3.Connection, folders: list[str], progress: Progress | None = None, *,
+         follow_links: bool = False) -> list[ScanReport]:
+    """Scan folders (adding them first); a folder inside one scanned before is not scanned twice."""
+    for folder in folders:
+        roots.add(conn, folder)        # all refusals (a file, a typo) before any long scan
+    done: set[int] = set()
+    reports = []
+    for folder in folders:
+        root = roots.add(conn, folder)
+        if root.id not in done:
+            done.add(root.id)
+            reports.append(scan_root(conn, root.path, progress, follow_links=follow_links))
+    return reports
 
 
 # ---- single changes, as a folder watcher reports them -------------------------------------------
@@ -265,7 +306,7 @@ def root_of(conn: sqlite3.Connection, path: str) -> roots.Root | None:
     return None
 
 
-def ingest(conn: sqlite3.Connection, file_paths: list[str]) -> ScanReport:
+def ingest(conn: sqlite3.Connection, file_paths: list[str], *, follow_links: bool = False) -> ScanReport:
     """Record files that appeared or changed (new, changed, or moved in from elsewhere)."""
     report = ScanReport(root="")
     batch = []
@@ -274,6 +315,8 @@ def ingest(conn: sqlite3.Connection, file_paths: list[str]) -> ScanReport:
         if root is None or os.path.basename(path).startswith(".") \
                 or os.path.splitext(path)[1].lower() in SKIP_EXTENSIONS:
             continue
+        if not follow_links and not within(path, os.path.realpath(root.path)):
+            continue            # a link out of the library folder
         try:
             st = os.stat(path)
             if not stat.S_ISREG(st.st_mode):
@@ -291,10 +334,10 @@ def ingest(conn: sqlite3.Connection, file_paths: list[str]) -> ScanReport:
             continue
         if info is not None:
             report.files += 1
-            batch.append((root.id, path, info, row))
+            batch.append((root.id, path, info))
     with write(conn):
-        for root_id, path, info, row in batch:
-            _record(conn, root_id, [(path, info, row)], report)
+        for root_id, path, info in batch:
+            _record(conn, root_id, [(path, info)], report)
     return report
 
 

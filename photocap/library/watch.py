@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import stat
 import threading
 import time
 from collections import deque
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver, ObservedWatch
 from watchdog.observers.polling import PollingObserver
 
 from photocap.library import paths
@@ -87,7 +89,7 @@ class Watcher:
         self.poll_interval = poll_interval
         self._native = Observer()
         self._polling: PollingObserver | None = None
-        self._watches: dict[str, tuple[object, object]] = {}   # root -> (observer, watch)
+        self._watches: dict[str, tuple[BaseObserver, ObservedWatch]] = {}   # root -> (observer, watch)
         self.modes: dict[str, str] = {}                         # root -> "native" | "polling"
         self._handler = _Handler(self)
         self._native.start()
@@ -128,7 +130,8 @@ class Watcher:
                     reason = "the inotify instance limit is reached"
                 else:
                     reason = f"change notifications failed ({exc.strerror or exc})"
-        log.warning("watching %s by polling every %.0f s: %s", paths.display(root), self.poll_interval, reason)
+        log.warning("watching %s by polling every %.0f s: %s", paths.display(root), self.poll_interval,
+                    reason)
         if self._polling is None:
             self._polling = PollingObserver(timeout=self.poll_interval)
             self._polling.start()
@@ -213,9 +216,13 @@ class Settler:
 
 
 def _stat(path: str) -> tuple[int, float] | None:
+    """Size and mtime of a regular file; None for anything else (gone, a folder, a FIFO, a device),
+    which is then dropped: opening a FIFO to decode it would wait for a writer forever."""
     try:
         st = os.stat(path)
     except OSError:
+        return None
+    if not stat.S_ISREG(st.st_mode):
         return None
     return st.st_size, st.st_mtime
 

@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import subprocess
 
 import pytest
 from PIL import Image
@@ -127,20 +128,75 @@ def test_deleted_file_is_missing_and_restored_when_back(tmp_path, conn):
     assert statuses(conn)[gone] == "pending"
 
 
-@pytest.mark.parametrize("how", ["removed", "emptied"])
-def test_offline_or_unmounted_root_marks_nothing_missing(tmp_path, conn, how):
+def test_offline_root_marks_nothing_missing(tmp_path, conn):
     root = tmp_path / "usb"
     jpeg(str(root / "a.jpg"))
     jpeg(str(root / "sub" / "b.jpg"))
     scan.scan_root(conn, str(root))
     shutil.rmtree(root)
-    if how == "emptied":
-        os.makedirs(root)          # an empty mount point left behind
     report = scan.scan_root(conn, str(root))
     assert not report.online and report.missing == 0
     assert set(statuses(conn).values()) == {"pending"}
     assert roots.by_path(conn, str(root)).online is False
     assert report.errors and "nothing" in report.errors[0]
+
+
+def test_deleting_every_photo_of_a_folder_marks_them_missing(tmp_path, conn):
+    root = tmp_path / "pics"
+    a = jpeg(str(root / "a.jpg"))
+    b = jpeg(str(root / "sub" / "b.jpg"), color="blue")
+    scan.scan_root(conn, str(root))
+    os.remove(a)
+    shutil.rmtree(root / "sub")
+    report = scan.scan_root(conn, str(root))
+    assert report.online and report.errors == [] and report.missing == 2
+    assert statuses(conn) == {a: "missing", b: "missing"}
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() != 0, reason="mounting needs root")
+def test_unmounted_drive_marks_nothing_missing(tmp_path, conn):
+    root = tmp_path / "usb"
+    root.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "none", str(root)], check=True)
+    try:
+        jpeg(str(root / "a.jpg"))
+        scan.scan_root(conn, str(root))
+    finally:
+        subprocess.run(["umount", str(root)], check=True)
+    report = scan.scan_root(conn, str(root))           # the empty mount point is left
+    assert not report.online and report.missing == 0
+    assert set(statuses(conn).values()) == {"pending"}
+    assert report.errors and "nothing" in report.errors[0]
+
+
+@pytest.mark.timeout(30)
+def test_a_fifo_named_like_a_photo_is_never_opened(tmp_path, conn):
+    root = tmp_path / "pics"
+    good = jpeg(str(root / "good.jpg"))
+    os.mkfifo(root / "pipe.jpg")
+    report = scan.scan_root(conn, str(root))
+    assert report.added == 1 and set(statuses(conn)) == {good}
+    ingested = scan.ingest(conn, [str(root / "pipe.jpg")])       # as the watcher hands it on
+    assert ingested.files == 0 and set(statuses(conn)) == {good}
+    with pytest.raises(OSError, match="not a file"):
+        scan.read_file(str(root / "pipe.jpg"), os.stat(good))     # a file swapped for a FIFO after stat
+
+
+def test_links_out_of_the_folder_are_not_followed_unless_asked(tmp_path, conn):
+    root = tmp_path / "pics"
+    inside = jpeg(str(root / "a" / "x.jpg"))
+    outside = jpeg(str(tmp_path / "elsewhere" / "y.jpg"), color="blue")
+    os.symlink(tmp_path / "elsewhere", root / "linked_folder")
+    os.symlink(outside, root / "linked.jpg")
+    os.symlink("/proc", root / "proc")
+    os.symlink(root / "a", root / "alias")          # stays inside the folder: fine
+    report = scan.scan_root(conn, str(root))
+    assert report.errors == [] and report.added == 1 and set(statuses(conn)) == {inside}
+    assert scan.ingest(conn, [str(root / "linked.jpg")]).files == 0
+    os.remove(root / "proc")
+    asked = scan.scan_root(conn, str(root), follow_links=True)
+    assert asked.added == 2 and asked.errors == []
+    assert set(statuses(conn)) == {inside, str(root / "linked_folder" / "y.jpg"), str(root / "linked.jpg")}
 
 
 def test_symlink_loops_and_dangling_links_are_harmless(tmp_path, conn):
@@ -173,6 +229,16 @@ def test_odd_file_names(tmp_path, conn):
     assert scan.scan_root(conn, str(root)).unchanged == len(names)
 
 
+def test_indexing_a_folder_then_its_parent_works_every_time(tmp_path, conn):
+    trip = jpeg(str(tmp_path / "pics" / "trip" / "a.jpg"))
+    scan.scan_root(conn, str(tmp_path / "pics" / "trip"))
+    for _ in range(2):
+        report = scan.scan_root(conn, str(tmp_path / "pics"))
+        assert report.errors == [] and report.files == 1
+    assert [r.path for r in roots.all_roots(conn)] == [str(tmp_path / "pics")]
+    assert statuses(conn) == {trip: "pending"}
+
+
 def test_nested_root_folds_into_its_parent(tmp_path, conn):
     jpeg(str(tmp_path / "pics" / "sub" / "a.jpg"))
     scan.scan_root(conn, str(tmp_path / "pics"))
@@ -181,10 +247,10 @@ def test_nested_root_folds_into_its_parent(tmp_path, conn):
     assert photos.counts(conn)["photos"] == 1
 
 
-def test_remove_root_forgets_its_photos_not_files(tmp_path, conn):
+def test_remove_root_with_forget_forgets_its_photos_not_files(tmp_path, conn):
     path = jpeg(str(tmp_path / "pics" / "a.jpg"))
     scan.scan_root(conn, str(tmp_path / "pics"))
-    assert roots.remove(conn, str(tmp_path / "pics")) == 1
+    assert roots.remove(conn, str(tmp_path / "pics"), forget=True) == 1
     assert photos.counts(conn)["photos"] == 0 and os.path.exists(path)
 
 

@@ -2,7 +2,7 @@
 
 import os
 import shutil
-import threading
+import subprocess
 import time
 
 import pytest
@@ -10,7 +10,7 @@ from PIL import Image
 
 from photocap import config
 from photocap.librarian import Librarian
-from photocap.library import db, photos, roots
+from photocap.library import db, photos, roots, scan
 from photocap.library.watch import Settler, Watcher
 
 
@@ -196,3 +196,87 @@ def test_a_closed_but_truncated_file_still_waits(tmp_path):
     settler.touch(str(path), closed=True)
     time.sleep(0.3)
     assert settler.ready() == [] and len(settler) == 1
+
+
+@pytest.mark.timeout(60)
+def test_a_fifo_named_like_a_photo_does_not_hang_the_watcher(library):
+    root, conn, librarian = library
+    os.mkfifo(root / "pipe.jpg")
+    (root / "after.jpg").write_bytes(jpeg_bytes("blue"))
+    assert wait_for(lambda: by_name(conn) == {"after.jpg": "pending"})
+    assert wait_for(lambda: len(librarian.settler) == 0)              # the FIFO was dropped, not opened
+    (root / "later.jpg").write_bytes(jpeg_bytes("green"))          # and the watcher goes on
+    assert wait_for(lambda: "later.jpg" in by_name(conn))
+    assert "pipe.jpg" not in by_name(conn)
+
+
+def test_deleting_the_last_photo_of_a_folder_is_noticed(library):
+    root, conn, librarian = library
+    (root / "only.jpg").write_bytes(jpeg_bytes())
+    assert wait_for(lambda: by_name(conn) == {"only.jpg": "pending"})
+    os.remove(root / "only.jpg")
+    assert wait_for(lambda: by_name(conn) == {"only.jpg": "missing"})
+    time.sleep(2.5)                      # a root check (every 2 s) must not take it for an unplugged drive
+    assert roots.by_path(conn, str(root)).online is True and librarian.online[str(root)] is True
+    (root / "new.jpg").write_bytes(jpeg_bytes("white"))              # still watched
+    assert wait_for(lambda: by_name(conn).get("new.jpg") == "pending")
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() != 0, reason="mounting needs root")
+def test_an_unmounted_drive_marks_nothing_missing_while_watched(tmp_path):
+    usb = tmp_path / "usb"
+    usb.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "none", str(usb)], check=True)
+    mounted = True
+    try:
+        for i in range(2):
+            (usb / f"{i}.jpg").write_bytes(jpeg_bytes((i * 90, 0, 0)))
+        conn = db.connect(tmp_path / "lib.db")
+        roots.add(conn, str(usb))
+        librarian = Librarian(tmp_path / "lib.db", config.Settings(settle_seconds=0.3, reconcile_minutes=60))
+        librarian.start()
+        try:
+            assert librarian.ready.wait(10) and wait_for(lambda: len(by_name(conn)) == 2)
+            subprocess.run(["umount", str(usb)], check=True)
+            mounted = False
+            assert wait_for(lambda: roots.by_path(conn, str(usb)).online is False)
+            scan.scan_root(conn, str(usb))   # a full scan of the empty mount point changes nothing either
+            assert set(by_name(conn).values()) == {"pending"}
+        finally:
+            librarian.stop()
+    finally:
+        if mounted:
+            subprocess.run(["umount", str(usb)], check=False)
+
+
+def test_adding_the_parent_of_a_watched_folder_while_watching(tmp_path):
+    parent = tmp_path / "Pictures"
+    trip = parent / "Trip"
+    trip.mkdir(parents=True)
+    (trip / "a.jpg").write_bytes(jpeg_bytes("blue"))
+    conn = db.connect(tmp_path / "lib.db")
+    roots.add(conn, str(trip))
+    librarian = Librarian(tmp_path / "lib.db", config.Settings(settle_seconds=0.3, reconcile_minutes=60))
+    librarian.start()
+    try:
+        assert librarian.ready.wait(10) and wait_for(lambda: by_name(conn) == {"a.jpg": "pending"})
+        roots.add(conn, str(parent))        # as the app's "add folder" does
+        assert wait_for(lambda: set(librarian.online) == {str(parent)})
+        assert librarian.watcher.modes.keys() == {str(parent)}
+        (trip / "b.jpg").write_bytes(jpeg_bytes("green"))
+        (parent / "c.jpg").write_bytes(jpeg_bytes("white"))
+        assert wait_for(lambda: by_name(conn) == {"a.jpg": "pending", "b.jpg": "pending", "c.jpg": "pending"})
+        assert librarian._thread.is_alive()
+    finally:
+        librarian.stop()
+
+
+def test_a_link_out_of_the_folder_is_not_taken(library, tmp_path):
+    root, conn, _ = library
+    outside = tmp_path / "outside.jpg"
+    outside.write_bytes(jpeg_bytes("blue"))
+    os.symlink(outside, root / "link.jpg")
+    (root / "real.jpg").write_bytes(jpeg_bytes("green"))
+    assert wait_for(lambda: "real.jpg" in by_name(conn))
+    scan.scan_root(conn, str(root))
+    assert by_name(conn) == {"real.jpg": "pending"}
