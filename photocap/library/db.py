@@ -10,6 +10,7 @@ import contextlib
 import os
 import re
 import sqlite3
+import stat
 import threading
 import time
 import uuid
@@ -17,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from photocap.library.files import NotRegularFile, open_regular
+from photocap.library.files import kind_of
 
 BUSY_TIMEOUT_MS = 30_000
 
@@ -140,7 +141,7 @@ MIGRATIONS: list[str] = [
 ]
 
 
-SQLITE_HEADER = b"SQLite format 3\x00"
+SQLITE_NOTADB = 26           # SQLite's result code for a file that is not a database
 
 
 class Library(sqlite3.Connection):
@@ -207,6 +208,13 @@ def _open(path: Path, readonly: bool) -> Library:
         conn.close()
         raise LibraryError(f"the library file {path} was replaced while it was being opened; try again")
     conn.path, conn.identity = str(path), (st.st_dev, st.st_ino)
+    try:
+        conn.execute("PRAGMA schema_version").fetchone()     # reads the header before any write
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        if (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF == SQLITE_NOTADB:
+            raise LibraryError(f"{path} is not a photocap library: not an SQLite database") from None
+        raise
     conn.row_factory = sqlite3.Row
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA foreign_keys = ON")
@@ -256,21 +264,23 @@ def _link_into_place(tmp: str, path: Path) -> bool:
 
 
 def _check_existing(path: Path) -> None:
-    """Refuse what is at `path` unless it is a regular file that starts like an SQLite database."""
+    """Refuse what is at `path` unless it is a non-empty regular file.
+
+    Only stat() here: opening and closing a descriptor of the file would drop every SQLite lock
+    this process holds on it (POSIX locks belong to the process), and another process could then
+    delete the WAL our other connections are writing to. SQLite itself reads the header (_open).
+    """
     try:
-        with open_regular(path) as fh:
-            header = fh.read(len(SQLITE_HEADER))
-    except NotRegularFile as exc:
-        raise LibraryError(f"{path} is not a photocap library: it is {exc.kind}") from None
+        st = os.stat(path)
     except FileNotFoundError:
         raise LibraryError(f"there is no library at {path}") from None
     except OSError as exc:
         raise LibraryError(f"cannot open the library {path}: {exc.strerror or exc}") from None
-    if not header:
+    if not stat.S_ISREG(st.st_mode):
+        raise LibraryError(f"{path} is not a photocap library: it is {kind_of(st.st_mode)}")
+    if st.st_size == 0:
         raise LibraryError(f"{path} is empty (0 bytes), not a photocap library: move it away and "
                            "photocap makes a new library there, or choose another library file")
-    if header != SQLITE_HEADER:
-        raise LibraryError(f"{path} is not a photocap library: not an SQLite database")
 
 
 def _refuse_foreign(conn: Library) -> None:

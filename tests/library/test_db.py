@@ -161,3 +161,25 @@ def test_reader_in_another_thread_is_not_blocked_by_a_writer(tmp_path):
     assert not errors
     assert counts == sorted(counts)        # readers see committed states only, in order
     assert photos.counts(writer)["photos"] == 300
+
+
+def test_a_second_connection_in_one_process_keeps_writes_visible_to_other_processes(tmp_path):
+    # A connection in a process that has the library open already must not drop that process's
+    # file locks (closing any descriptor of the file does): another process would then take the
+    # library for unused, check it point and delete the WAL the first one is still writing to.
+    import subprocess
+    import sys
+
+    path = tmp_path / "lib.db"
+    first = db.connect(path)
+    photos.add(first, "/x/0.jpg", photos.FileInfo(1, 1.0, "h0"), None)
+    second = db.connect(path)                    # the watcher's connection beside the caption loop's
+    count = ("import sys; from photocap.library import db, photos; c = db.connect(sys.argv[1]);"
+             " print(photos.counts(c)['photos']); c.close()")
+    seen = []
+    for i in range(1, 4):
+        photos.add(first, f"/x/{i}.jpg", photos.FileInfo(1, 1.0, f"h{i}"), None)
+        out = subprocess.run([sys.executable, "-c", count, str(path)], check=True, timeout=60,
+                             capture_output=True, text=True).stdout    # `photocap status` meanwhile
+        seen.append(int(out))
+    assert seen == [2, 3, 4] and photos.counts(second)["photos"] == 4
