@@ -38,7 +38,7 @@ def local_folders(mime) -> list[str]:
 
 
 def error_text(exc: Exception) -> str:
-    from photocap.cli import describe
+    from photocap.library.errors import describe
     return describe(exc)
 
 

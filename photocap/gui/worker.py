@@ -181,5 +181,5 @@ class CaptionWorker(QObject):
 
 
 def _describe(exc: BaseException) -> str:
-    from photocap.cli import describe
+    from photocap.library.errors import describe
     return describe(exc)
