@@ -27,7 +27,8 @@ def library(tmp_path):
     for name, text in captions.items():
         p = photos.by_path(conn, str(root / name))
         photos.set_auto_captions(conn, p.id, [text], model="blip-base", tags=text.split()[-1:])
-    photos.add_question(conn, photos.by_path(conn, str(root / "beach.jpg")).id, "is it sunny?", "yes", "blip-vqa")
+    beach_id = photos.by_path(conn, str(root / "beach.jpg")).id
+    photos.add_question(conn, beach_id, "is it sunny?", "yes", "blip-vqa")
     return path, root, conn
 
 
@@ -62,7 +63,8 @@ def test_reviewed_export_comes_back_as_approved_user_captions(library, tmp_path,
     assert "not-there.jpg" in captured.err and "line 5" in captured.err
     beach = photos.by_path(conn, str(root / "beach.jpg"))
     caps = photos.captions(conn, beach.id)
-    assert (caps[0].text, caps[0].source, caps[0].approved) == ("our dog Rex running on the beach", "user", True)
+    assert (caps[0].text, caps[0].source, caps[0].approved) == (
+        "our dog Rex running on the beach", "user", True)
     assert dict(photos.tags(conn, beach.id)) == {"rex": "user", "beach": "user"}
     photos.set_auto_captions(conn, beach.id, ["a new auto caption"], model="m", tags=["dog"])
     assert photos.captions(conn, beach.id)[0].text == "our dog Rex running on the beach"
@@ -90,8 +92,8 @@ def test_xmp_write_is_read_by_exiftool(library, capsys):
     path, root, conn = library
     assert cli.main(["--db", path, "xmp", "write", "--naming", "lightroom"]) == 0
     assert "wrote XMP for 2 photos" in capsys.readouterr().out
-    out = subprocess.run(["exiftool", "-j", "-XMP-dc:Description", "-XMP-dc:Subject", str(root / "beach.xmp")],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(["exiftool", "-j", "-XMP-dc:Description", "-XMP-dc:Subject",
+                          str(root / "beach.xmp")], capture_output=True, text=True, check=True).stdout
     got = json.loads(out)[0]
     assert got["Description"] == "a dog running on the beach" and got["Subject"] == "beach"
 

@@ -29,7 +29,8 @@ def register(sub: argparse._SubParsersAction, parents: list) -> None:
 
 def cmd_watch(args, engine) -> int:
     from photocap import daemon
-    level = logging.WARNING if args.quiet else (logging.DEBUG if getattr(args, "debug", False) else logging.INFO)
+    level = (logging.WARNING if args.quiet
+             else logging.DEBUG if getattr(args, "debug", False) else logging.INFO)
     logging.getLogger().setLevel(level)
     for handler in logging.getLogger().handlers:
         handler.setFormatter(OneLineFormatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S"))

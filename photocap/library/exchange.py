@@ -229,7 +229,7 @@ def _json_tags(tags: object) -> list[str] | None:
         text = tag.get("tag") if isinstance(tag, dict) else tag
         if not isinstance(text, str):
             raise BadLine(f"tag {i} is not text")
-        out.append(_text(text, f"tag {i}"))
+        out.append(_utf8(text, f"tag {i}"))
     return out
 
 
@@ -269,7 +269,7 @@ def _from_csv(number: int, cells: dict[str, str]) -> Reviewed:
     caption = cells.get("caption")
     tags = cells.get("tags")
     return Reviewed(number, path, _text(caption, "the caption"),
-                    None if tags is None else [_text(t, "a tag") for t in split_tags(tags)])
+                    None if tags is None else [_utf8(t, "a tag") for t in split_tags(tags)])
 
 
 def _path_of(path: object, exact: object) -> str:
@@ -290,6 +290,11 @@ def _text(value: object, what: str) -> str | None:
         return None
     if not isinstance(value, str):
         raise BadLine(f"{what} must be text")
+    return _utf8(value, what)
+
+
+def _utf8(value: str, what: str) -> str:
+    """`value`, unless it holds bytes that were not UTF-8 (surrogates; SQLite cannot store them)."""
     if _SURROGATE.search(value):
         raise BadLine(f"{what} is not UTF-8 text (save the file as UTF-8)")
     return value

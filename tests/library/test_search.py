@@ -12,7 +12,8 @@ import time
 from dataclasses import dataclass, field
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from photocap.library import db, photos, search
 
@@ -468,7 +469,7 @@ def test_reader_searches_while_writer_inserts(tmp_path):
                 p = f"/w/IMG_{i:04d}.JPG"
                 pid = photos.add(writer, p, _info(p, "2020-01-01T00:00:00"), None)
                 photos.set_auto_captions(writer, pid, [f"a dog number {i}"], model="m", tags=["dog"])
-        except BaseException as exc:     # pragma: no cover - reported below
+        except BaseException as exc:  # noqa: BLE001 - pragma: no cover; any failure is reported below
             errors.append(exc)
         finally:
             done.set()
