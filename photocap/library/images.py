@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 import warnings
 
 from PIL import ExifTags, Image, UnidentifiedImageError
@@ -46,6 +47,9 @@ _ORIENT = {  # EXIF orientation -> the transpose that makes the picture upright
 _ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
 
 
+# A truncated file changed this recently may still be being written: retry it, else it is damaged.
+STILL_WRITING_SECONDS = 120.0
+
 class ImageError(Exception):
     """A file that cannot be used as a photo. `transient`: worth retrying later (being written, locked)."""
 
@@ -69,9 +73,12 @@ def open_image(path: str | os.PathLike, *, max_side: int | None = None) -> Image
 
 
 def _open_image(path: str | os.PathLike, max_side: int | None) -> Image.Image:
+    modified = time.time()
     try:
         with open_regular(path) as fh:
-            if os.fstat(fh.fileno()).st_size == 0:
+            st = os.fstat(fh.fileno())
+            modified = st.st_mtime
+            if st.st_size == 0:
                 raise ImageError("empty file (still being written?)", transient=True)
             return _decode(fh, max_side)
     except ImageError:
@@ -92,7 +99,10 @@ def _open_image(path: str | os.PathLike, max_side: int | None) -> Image.Image:
         raise ImageError(f"too large: {size}") from None
     except (OSError, EOFError) as exc:
         if "truncated" in str(exc).lower() or "broken data stream" in str(exc):
-            raise ImageError("truncated (still being written?)", transient=True) from None
+            if time.time() - modified < STILL_WRITING_SECONDS:
+                raise ImageError("truncated (still being written?)", transient=True) from None
+            # Nobody has written it for a while: it is damaged, and retrying will not mend it.
+            raise ImageError(f"truncated or damaged: {_one_line(exc)}") from None
         raise ImageError(f"cannot decode: {_one_line(exc)}") from None
     except Exception as exc:  # noqa: BLE001  decoders of odd files raise all sorts; one bad file must not stop a scan
         raise ImageError(f"cannot decode: {_one_line(exc)}") from None

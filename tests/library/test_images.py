@@ -7,6 +7,7 @@ import os
 import random
 import struct
 import sys
+import time
 import zlib
 
 import pytest
@@ -15,7 +16,7 @@ from hypothesis import strategies as st
 from PIL import Image, JpegImagePlugin
 
 from photocap.library import images
-from photocap.library.images import ImageError, make_thumbnail, open_image
+from photocap.library.images import STILL_WRITING_SECONDS, ImageError, make_thumbnail, open_image
 
 RED, BLUE, WHITE = (255, 0, 0), (0, 0, 255), (255, 255, 255)
 
@@ -190,6 +191,17 @@ def test_truncated_jpeg_is_transient(tmp_path):
     with pytest.raises(ImageError) as err:
         open_image(path)
     assert err.value.transient and "truncated" in err.value.reason
+
+
+def test_a_truncated_jpeg_nobody_has_written_for_long_is_damaged_for_good(tmp_path):
+    path = noise_jpeg(tmp_path / "half.jpg")
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    old = time.time() - 2 * STILL_WRITING_SECONDS
+    os.utime(path, (old, old))
+    with pytest.raises(ImageError) as err:
+        open_image(path)
+    assert not err.value.transient and err.value.reason.startswith("truncated or damaged")
 
 
 def test_random_bytes_named_jpg_is_not_an_image(tmp_path):
