@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 from typing import Sequence
 
 from photocap import __version__, config
@@ -52,8 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = config.load().replace(db=args.db, **options.settings_changes(args))
         db_path = settings.db_path()
         from photocap.engine import Engine
-        with Engine(settings) as engine:
-            _announce_new_library(args, engine)
+        with Engine(settings, on_new_library=_announce_new_library) as engine:
             return args.func(args, engine)
     except KeyboardInterrupt:
         print("photocap: interrupted", file=sys.stderr)
@@ -67,13 +67,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
-# Commands that need no library: the one Engine makes for them is not news to their users.
-_NO_LIBRARY_COMMANDS = {None, "gui", "caption", "models"}
-
-
-def _announce_new_library(args: argparse.Namespace, engine) -> None:
-    if getattr(engine.conn, "created", False) and args.command not in _NO_LIBRARY_COMMANDS:
-        print(f"photocap: created a new library at {printable(str(engine.db_path))}", file=sys.stderr)
+def _announce_new_library(path: Path) -> None:
+    # Only commands that open the library can make one (`doctor`, `models` never open it).
+    print(f"photocap: created a new library at {printable(str(path))}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -1,13 +1,16 @@
 """The one service the GUI, the daemon and the CLI share. No Qt here.
 
-An Engine owns a connection to one library and knows the user's settings. Front ends call its
-methods and show what comes back; they never talk to SQLite or the models themselves.
+An Engine knows the user's settings and owns a connection to one library, opened (and, where no
+library exists, created) the first time a command needs it: `doctor`, `models` and `caption` never
+open it. The CLI and the daemon call its methods and show what comes back. The desktop app shares
+the settings, the caption loop and the librarian, but keeps its own threads and connections (lanes)
+and calls library functions on them (photocap.gui.library_reads / library_writes). Nobody outside
+photocap.library writes SQL.
 """
 
 from __future__ import annotations
 
 import os
-import sqlite3
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
@@ -20,11 +23,22 @@ if TYPE_CHECKING:
 
 
 class Engine:
-    def __init__(self, settings: config.Settings | None = None):
+    def __init__(self, settings: config.Settings | None = None, *,
+                 on_new_library: Callable[[Path], None] | None = None):
         self.settings = settings or config.load()
+        self._on_new_library = on_new_library     # told where, the moment a library is created
         self.db_path: Path = self.settings.db_path()
-        self.conn: sqlite3.Connection = db.connect(self.db_path)
+        self._conn: db.Library | None = None
         self._host: ModelHost | None = None
+
+    @property
+    def conn(self) -> db.Library:
+        """The library, opened when first needed (and created there if no library exists)."""
+        if self._conn is None:
+            self._conn = db.connect(self.db_path)
+            if self._conn.created and self._on_new_library is not None:
+                self._on_new_library(self.db_path)
+        return self._conn
 
     @property
     def models(self) -> ModelHost:
@@ -113,7 +127,9 @@ class Engine:
     def close(self) -> None:
         if self._host is not None:
             self._host.unload()
-        self.conn.close()
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
     def __enter__(self) -> "Engine":
         return self

@@ -213,7 +213,7 @@ def _open(path: Path, readonly: bool) -> Library:
     except sqlite3.DatabaseError as exc:
         conn.close()
         if (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF == SQLITE_NOTADB:
-            raise LibraryError(f"{path} is not a photocap library: not an SQLite database") from None
+            raise LibraryFileError(f"{path} is not a photocap library: not an SQLite database") from None
         raise
     conn.row_factory = sqlite3.Row
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
@@ -277,9 +277,9 @@ def _check_existing(path: Path) -> None:
     except OSError as exc:
         raise LibraryError(f"cannot open the library {path}: {exc.strerror or exc}") from None
     if not stat.S_ISREG(st.st_mode):
-        raise LibraryError(f"{path} is not a photocap library: it is {kind_of(st.st_mode)}")
+        raise LibraryFileError(f"{path} is not a photocap library: it is {kind_of(st.st_mode)}")
     if st.st_size == 0:
-        raise LibraryError(f"{path} is empty (0 bytes), not a photocap library: move it away and "
+        raise LibraryFileError(f"{path} is empty (0 bytes), not a photocap library: move it away and "
                            "photocap makes a new library there, or choose another library file")
 
 
@@ -288,7 +288,8 @@ def _refuse_foreign(conn: Library) -> None:
     if schema_version(conn):
         return
     if conn.execute("SELECT 1 FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' LIMIT 1").fetchone():
-        raise LibraryError(f"{conn.path} is an SQLite database of another program, not a photocap library")
+        raise LibraryFileError(f"{conn.path} is an SQLite database of another program, "
+                               "not a photocap library")
 
 
 def schema_version(conn: sqlite3.Connection) -> int:
@@ -403,3 +404,10 @@ def set_setting(conn: sqlite3.Connection, key: str, value: str | None) -> None:
 
 class LibraryError(Exception):
     """A problem with the library a user can act on; its text is shown as one line."""
+
+
+class LibraryFileError(LibraryError):
+    """The library file itself cannot be used (empty, not SQLite, another program's, damaged).
+
+    Front ends add `photocap doctor` as the next step: it looks at the file without changing it.
+    """

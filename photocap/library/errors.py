@@ -9,7 +9,11 @@ import sqlite3
 
 from photocap import config
 from photocap.library import paths
-from photocap.library.db import LibraryError
+from photocap.library.db import LibraryError, LibraryFileError
+
+DOCTOR_HINT = "; `photocap doctor` shows what is wrong with it"
+
+SQLITE_CORRUPT, SQLITE_NOTADB = 11, 26
 
 # SQLite's primary result codes (the low byte of sqlite_errorcode) and what they mean to a user.
 _SQLITE_LINES = {
@@ -28,6 +32,8 @@ _SQLITE_LINES = {
 
 def describe(exc: BaseException, *, db: object = None) -> str:
     """One readable line for an exception; `db` (the library's path) makes library errors specific."""
+    if isinstance(exc, LibraryFileError):
+        return f"{exc}{DOCTOR_HINT}"
     if isinstance(exc, (LibraryError, config.ConfigError)):
         return str(exc)
     if isinstance(exc, sqlite3.DatabaseError):
@@ -45,7 +51,8 @@ def describe(exc: BaseException, *, db: object = None) -> str:
 def _describe_sqlite(exc: sqlite3.DatabaseError, db: object) -> str:
     msg = " ".join(str(exc).split()) or type(exc).__name__
     where = str(db) if db is not None else "database"
-    line = _SQLITE_LINES.get((getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF)
+    code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+    line = _SQLITE_LINES.get(code)
     if line is None:
         return f"the library {where} cannot be used: {msg}"
-    return line.format(db=where, msg=msg)
+    return line.format(db=where, msg=msg) + (DOCTOR_HINT if code in (SQLITE_CORRUPT, SQLITE_NOTADB) else "")
