@@ -5,7 +5,7 @@ that settle are recorded at once and the caption loop is woken; a full increment
 every `reconcile_minutes` corrects whatever events were missed. A root that vanishes (or whose drive
 is unmounted) is marked offline and nothing in it is marked missing; when it returns it is scanned
 and watched again. Folders added or removed by another process (the app, `photocap folders`) are
-picked up within seconds.
+picked up within seconds. Its timing reads an injected monotonic `clock` (tests skip it ahead).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 from photocap.config import Settings
 from photocap.library import db, paths, roots, scan
@@ -29,14 +30,16 @@ RETRY_SCAN_SECONDS = 5.0
 
 class Librarian:
     def __init__(self, db_path: Path, settings: Settings, *, wake: threading.Event | None = None,
-                 force_polling: bool = False):
+                 force_polling: bool = False, clock: Callable[[], float] = time.monotonic):
         self.db_path = db_path
+        self.clock = clock
         self.settings = settings
         self.wake = wake or threading.Event()       # set when new photos are queued
         self.force_polling = force_polling
         self.stopping = threading.Event()
         self.ready = threading.Event()              # first reconciliation done, watches in place
         self.online: dict[str, bool] = {}
+        self.root_checks = 0                        # root checks done: a test waits for the next one
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -61,12 +64,12 @@ class Librarian:
     def _loop(self) -> None:
         self.conn = db.connect(self.db_path)
         self.watcher = Watcher(force_polling=self.force_polling)
-        self.settler = Settler(self.settings.settle_seconds)
+        self.settler = Settler(self.settings.settle_seconds, clock=self.clock)
         try:
             self.reconcile()
             self.ready.set()
-            next_reconcile = time.monotonic() + self.settings.reconcile_minutes * 60
-            next_root_check = time.monotonic() + ROOT_CHECK_SECONDS
+            next_reconcile = self.clock() + self.settings.reconcile_minutes * 60
+            next_root_check = self.clock() + ROOT_CHECK_SECONDS
             while not self.stopping.is_set():
                 due = self.settler.next_due()
                 self.watcher.wakeup.wait(0.25 if due is None else min(0.25, max(0.02, due)))
@@ -76,7 +79,7 @@ class Librarian:
                     settled = self.settler.ready()
                     if settled:
                         self._record(settled)
-                    t = time.monotonic()
+                    t = self.clock()
                     if t >= next_root_check:
                         self._check_roots()
                         next_root_check = t + ROOT_CHECK_SECONDS
@@ -87,7 +90,7 @@ class Librarian:
                     raise
                 except Exception:  # noqa: BLE001 - watching goes on; a scan soon mends what was missed
                     log.exception("a folder change could not be recorded; rescanning shortly")
-                    next_reconcile = time.monotonic() + RETRY_SCAN_SECONDS
+                    next_reconcile = self.clock() + RETRY_SCAN_SECONDS
         finally:
             self.watcher.stop()
             self.conn.close()
@@ -125,6 +128,7 @@ class Librarian:
                          "new" if was is None else "back")
                 self._scan(root.path)
                 self.wake.set()
+        self.root_checks += 1
 
     def _drop_removed_roots(self) -> None:
         """Stop watching folders that left the library (removed, or merged into a parent)."""

@@ -16,6 +16,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
+from typing import Callable
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
@@ -164,18 +165,22 @@ class Settler:
 
     A file settles after `settle_seconds` without events and with the same size and mtime. When its
     writer closed it (inotify's close-write), `closed_seconds` of quiet is enough: the write is over.
-    Either way the image must decode, so a truncated file keeps waiting.
+    Either way the image must decode, so a truncated file keeps waiting. `clock` gives seconds on a
+    monotonic scale; tests pass a fake one to settle files without waiting.
     """
 
-    def __init__(self, settle_seconds: float = 1.0, closed_seconds: float = 0.1):
+    def __init__(self, settle_seconds: float = 1.0, closed_seconds: float = 0.1, *,
+                 clock: Callable[[], float] = time.monotonic):
         self.settle_seconds = settle_seconds
         self.closed_seconds = min(closed_seconds, settle_seconds)
+        self.clock = clock
         # path -> (last event, (size, mtime) then, first event, closed by its writer)
         self._files: dict[str, tuple[float, tuple[int, float] | None, float, bool]] = {}
 
     def touch(self, path: str, *, closed: bool = False) -> None:
-        first = self._files.get(path, (0.0, None, time.monotonic(), False))[2]
-        self._files[path] = (time.monotonic(), _stat(path), first, closed)
+        now = self.clock()
+        first = self._files.get(path, (0.0, None, now, False))[2]
+        self._files[path] = (now, _stat(path), first, closed)
 
     def forget(self, path: str) -> None:
         prefix = path.rstrip(os.sep) + os.sep
@@ -193,11 +198,11 @@ class Settler:
         if not self._files:
             return None
         soonest = min(t + self._quiet(closed) for t, _, _, closed in self._files.values())
-        return max(0.0, soonest - time.monotonic())
+        return max(0.0, soonest - self.clock())
 
     def ready(self) -> list[str]:
         """Files that settled since the last call; vanished files are dropped."""
-        now = time.monotonic()
+        now = self.clock()
         done = []
         for path, (last, seen, first, closed) in list(self._files.items()):
             if now - last < self._quiet(closed):

@@ -1,4 +1,8 @@
-"""Watching real folders with real watchdog observers: settling, moves, deletes, offline roots."""
+"""Watching real folders with real watchdog observers: settling, moves, deletes, offline roots.
+
+Settling logic runs on a fake clock (milliseconds, no flakes); the librarian runs with real
+observers on a clock that follows real time, which a test moves ahead instead of sleeping.
+"""
 
 import os
 import shutil
@@ -6,57 +10,91 @@ import subprocess
 import time
 
 import pytest
-from PIL import Image
+from helpers import FakeClock, jpeg_bytes, wait_for
 
 from photocap import config
-from photocap.librarian import Librarian
+from photocap.librarian import ROOT_CHECK_SECONDS, Librarian
 from photocap.library import db, photos, roots, scan
-from photocap.library.watch import Settler, Watcher
-
-
-def jpeg_bytes(color="red", size=(320, 240)):
-    import io
-    buf = io.BytesIO()
-    Image.effect_noise(size, 40).convert("RGB").save(buf, "JPEG") if color == "noise" else \
-        Image.new("RGB", size, color).save(buf, "JPEG")
-    return buf.getvalue()
-
-
-def wait_for(predicate, timeout=15.0, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()
+from photocap.library.watch import GIVE_UP_SECONDS, Settler, Watcher
 
 
 def test_settler_waits_for_a_slow_write_to_finish(tmp_path):
     path = tmp_path / "slow.jpg"
     data = jpeg_bytes("noise")
-    settler = Settler(settle_seconds=0.3)
+    clock = FakeClock()
+    settler = Settler(settle_seconds=0.25, clock=clock)     # binary fractions: exact on the clock
+    step = len(data) // 6
     with open(path, "wb") as f:
-        for i in range(0, len(data), len(data) // 6):
-            f.write(data[i:i + len(data) // 6])
+        for i in range(0, len(data), step):
+            f.write(data[i:i + step])
             f.flush()
             settler.touch(str(path))
-            time.sleep(0.1)
+            clock.advance(0.125)
             assert settler.ready() == []
     settler.touch(str(path))
-    assert wait_for(lambda: settler.ready() == [str(path)], timeout=5)
-    assert len(settler) == 0
+    clock.advance(0.1875)
+    assert settler.ready() == []                     # quiet, but not yet for settle_seconds
+    assert settler.next_due() == 0.0625
+    clock.advance(0.0625)
+    assert settler.ready() == [str(path)]
+    assert len(settler) == 0 and settler.next_due() is None
+
+
+def test_settler_waits_again_when_the_file_grew_while_it_was_quiet(tmp_path):
+    path = tmp_path / "grows.jpg"
+    data = jpeg_bytes("noise")
+    clock = FakeClock()
+    settler = Settler(settle_seconds=1.0, clock=clock)
+    path.write_bytes(data[:100])
+    settler.touch(str(path))
+    path.write_bytes(data)                           # a write no event reported
+    clock.advance(1.0)
+    assert settler.ready() == []                     # the size changed: a new quiet period starts
+    clock.advance(0.875)
+    assert settler.ready() == []
+    clock.advance(0.125)
+    assert settler.ready() == [str(path)]
 
 
 def test_settler_keeps_waiting_for_a_truncated_image(tmp_path):
     path = tmp_path / "half.jpg"
     data = jpeg_bytes("noise")
     path.write_bytes(data[: len(data) // 2])
-    settler = Settler(settle_seconds=0.05)
+    clock = FakeClock()
+    settler = Settler(settle_seconds=0.125, clock=clock)
     settler.touch(str(path))
-    time.sleep(0.2)
+    clock.advance(0.5)
     assert settler.ready() == [] and len(settler) == 1
     path.write_bytes(data)
-    assert wait_for(lambda: settler.ready() == [str(path)], timeout=5)
+    settler.touch(str(path))
+    clock.advance(0.125)
+    assert settler.ready() == [str(path)]
+
+
+def test_an_image_that_never_decodes_is_handed_on_after_the_give_up_time(tmp_path):
+    path = tmp_path / "broken.jpg"
+    data = jpeg_bytes("noise")
+    path.write_bytes(data[: len(data) // 2])
+    clock = FakeClock()
+    settler = Settler(settle_seconds=1.0, clock=clock)
+    settler.touch(str(path))
+    for _ in range(int(GIVE_UP_SECONDS)):           # looked at every second, still truncated
+        clock.advance(1.0)
+        assert settler.ready() == []
+    clock.advance(1.0)
+    assert settler.ready() == [str(path)]            # handed on, to fail with a reason
+    assert len(settler) == 0
+
+
+def test_a_vanished_file_is_dropped_without_being_handed_on(tmp_path):
+    path = tmp_path / "gone.jpg"
+    path.write_bytes(jpeg_bytes())
+    clock = FakeClock()
+    settler = Settler(settle_seconds=0.5, clock=clock)
+    settler.touch(str(path))
+    path.unlink()
+    clock.advance(0.5)
+    assert settler.ready() == [] and len(settler) == 0
 
 
 def test_watcher_reports_changes_from_a_real_observer(tmp_path):
@@ -89,18 +127,36 @@ def test_polling_fallback_says_why(tmp_path, caplog):
 
 
 @pytest.fixture
-def library(tmp_path):
+def clock():
+    """Real time that a test can skip ahead (to the next root check) instead of sleeping."""
+    return FakeClock(0.0, real=True)
+
+
+@pytest.fixture
+def library(tmp_path, clock):
     root = tmp_path / "pics"
     root.mkdir()
     path = tmp_path / "lib.db"
     conn = db.connect(path)
     roots.add(conn, str(root))
     settings = config.Settings(settle_seconds=0.3, reconcile_minutes=60)
-    librarian = Librarian(path, settings)
+    librarian = Librarian(path, settings, clock=clock)
     librarian.start()
     assert librarian.ready.wait(10)
     yield root, conn, librarian
     librarian.stop()
+
+
+def next_root_check(librarian, clock) -> bool:
+    """Skip the clock to the librarian's root checks and wait until one has run that began after
+    this call: two more, since one already under way may have looked before the test's change."""
+    target = librarian.root_checks + 2
+
+    def checked() -> bool:
+        if librarian.root_checks < target:
+            clock.advance(ROOT_CHECK_SECONDS)
+        return librarian.root_checks >= target
+    return wait_for(checked, timeout=10)
 
 
 def by_name(conn):
@@ -156,17 +212,19 @@ def test_temp_file_renamed_into_place_is_taken(library):
     assert wait_for(lambda: by_name(conn) == {"photo.jpg": "pending"})
 
 
-def test_root_removed_and_restored(library, tmp_path):
+def test_root_removed_and_restored(library, tmp_path, clock):
     root, conn, librarian = library
     for i in range(3):
         (root / f"{i}.jpg").write_bytes(jpeg_bytes((i * 80, 0, 0)))
     assert wait_for(lambda: len(by_name(conn)) == 3)
     shutil.move(str(root), str(tmp_path / "unplugged"))        # the drive goes away
-    assert wait_for(lambda: roots.by_path(conn, str(root)).online is False)
-    time.sleep(0.5)
+    assert next_root_check(librarian, clock)
+    assert roots.by_path(conn, str(root)).online is False
+    assert next_root_check(librarian, clock)                      # and stays away a while
     assert set(by_name(conn).values()) == {"pending"}             # nothing marked missing
     shutil.move(str(tmp_path / "unplugged"), str(root))          # and comes back
-    assert wait_for(lambda: roots.by_path(conn, str(root)).online is True)
+    assert next_root_check(librarian, clock)
+    assert roots.by_path(conn, str(root)).online is True
     (root / "after.jpg").write_bytes(jpeg_bytes("white"))         # watched again
     assert wait_for(lambda: len(by_name(conn)) == 4)
     assert set(by_name(conn).values()) == {"pending"}
@@ -183,19 +241,24 @@ def test_burst_of_files_is_recorded_completely(library):
 def test_a_file_closed_by_its_writer_settles_without_the_full_wait(tmp_path):
     path = tmp_path / "done.jpg"
     path.write_bytes(jpeg_bytes())
-    settler = Settler(settle_seconds=5.0, closed_seconds=0.05)
+    clock = FakeClock()
+    settler = Settler(settle_seconds=5.0, closed_seconds=0.125, clock=clock)
     settler.touch(str(path), closed=True)
-    assert wait_for(lambda: settler.ready() == [str(path)], timeout=2)
+    assert settler.next_due() == 0.125
+    clock.advance(0.125)
+    assert settler.ready() == [str(path)]
 
 
 def test_a_closed_but_truncated_file_still_waits(tmp_path):
     path = tmp_path / "half.jpg"
     data = jpeg_bytes("noise")
     path.write_bytes(data[: len(data) // 2])
-    settler = Settler(settle_seconds=5.0, closed_seconds=0.05)
+    clock = FakeClock()
+    settler = Settler(settle_seconds=5.0, closed_seconds=0.125, clock=clock)
     settler.touch(str(path), closed=True)
-    time.sleep(0.3)
+    clock.advance(0.25)
     assert settler.ready() == [] and len(settler) == 1
+    assert settler.next_due() == 5.0  # no longer "closed": the full quiet applies
 
 
 @pytest.mark.timeout(60)
@@ -210,13 +273,13 @@ def test_a_fifo_named_like_a_photo_does_not_hang_the_watcher(library):
     assert "pipe.jpg" not in by_name(conn)
 
 
-def test_deleting_the_last_photo_of_a_folder_is_noticed(library):
+def test_deleting_the_last_photo_of_a_folder_is_noticed(library, clock):
     root, conn, librarian = library
     (root / "only.jpg").write_bytes(jpeg_bytes())
     assert wait_for(lambda: by_name(conn) == {"only.jpg": "pending"})
     os.remove(root / "only.jpg")
     assert wait_for(lambda: by_name(conn) == {"only.jpg": "missing"})
-    time.sleep(2.5)                      # a root check (every 2 s) must not take it for an unplugged drive
+    assert next_root_check(librarian, clock)     # which must not take it for an unplugged drive
     assert roots.by_path(conn, str(root)).online is True and librarian.online[str(root)] is True
     (root / "new.jpg").write_bytes(jpeg_bytes("white"))              # still watched
     assert wait_for(lambda: by_name(conn).get("new.jpg") == "pending")
@@ -233,13 +296,16 @@ def test_an_unmounted_drive_marks_nothing_missing_while_watched(tmp_path):
             (usb / f"{i}.jpg").write_bytes(jpeg_bytes((i * 90, 0, 0)))
         conn = db.connect(tmp_path / "lib.db")
         roots.add(conn, str(usb))
-        librarian = Librarian(tmp_path / "lib.db", config.Settings(settle_seconds=0.3, reconcile_minutes=60))
+        clock = FakeClock(0.0, real=True)
+        librarian = Librarian(tmp_path / "lib.db", config.Settings(settle_seconds=0.3, reconcile_minutes=60),
+                              clock=clock)
         librarian.start()
         try:
             assert librarian.ready.wait(10) and wait_for(lambda: len(by_name(conn)) == 2)
             subprocess.run(["umount", str(usb)], check=True)
             mounted = False
-            assert wait_for(lambda: roots.by_path(conn, str(usb)).online is False)
+            assert next_root_check(librarian, clock)
+            assert roots.by_path(conn, str(usb)).online is False
             scan.scan_root(conn, str(usb))   # a full scan of the empty mount point changes nothing either
             assert set(by_name(conn).values()) == {"pending"}
         finally:
@@ -249,19 +315,21 @@ def test_an_unmounted_drive_marks_nothing_missing_while_watched(tmp_path):
             subprocess.run(["umount", str(usb)], check=False)
 
 
-def test_adding_the_parent_of_a_watched_folder_while_watching(tmp_path):
+def test_adding_the_parent_of_a_watched_folder_while_watching(tmp_path, clock):
     parent = tmp_path / "Pictures"
     trip = parent / "Trip"
     trip.mkdir(parents=True)
     (trip / "a.jpg").write_bytes(jpeg_bytes("blue"))
     conn = db.connect(tmp_path / "lib.db")
     roots.add(conn, str(trip))
-    librarian = Librarian(tmp_path / "lib.db", config.Settings(settle_seconds=0.3, reconcile_minutes=60))
+    librarian = Librarian(tmp_path / "lib.db", config.Settings(settle_seconds=0.3, reconcile_minutes=60),
+                          clock=clock)
     librarian.start()
     try:
         assert librarian.ready.wait(10) and wait_for(lambda: by_name(conn) == {"a.jpg": "pending"})
         roots.add(conn, str(parent))        # as the app's "add folder" does
-        assert wait_for(lambda: set(librarian.online) == {str(parent)})
+        assert next_root_check(librarian, clock)            # another process's folder is picked up
+        assert set(librarian.online) == {str(parent)}
         assert librarian.watcher.modes.keys() == {str(parent)}
         (trip / "b.jpg").write_bytes(jpeg_bytes("green"))
         (parent / "c.jpg").write_bytes(jpeg_bytes("white"))
