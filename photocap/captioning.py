@@ -15,6 +15,7 @@ from typing import Callable
 
 from photocap.library import jobs, paths, photos
 from photocap.library.db import check_file, write
+from photocap.library.humanize import duration
 from photocap.library.images import ImageError
 from photocap.library.publish import publish
 from photocap.library.xmp import XmpError
@@ -54,7 +55,7 @@ class Progress:
 
     def line(self) -> str:
         eta = self.eta_seconds
-        left = f", about {_duration(eta)} left" if eta is not None and self.pending else ""
+        left = f", about {duration(eta)} left" if eta is not None and self.pending else ""
         failed = f", {self.failed} failed" if self.failed else ""
         return (f"captioned {self.done}{failed}, {self.pending} pending, "
                 f"{self.rate_per_minute:.1f} photos/min{left}")
@@ -68,15 +69,6 @@ def usable_captions(captions: list[str]) -> list[str]:
         if text:
             seen.setdefault(text, None)
     return list(seen)
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(seconds)
-    if seconds < 90:
-        return f"{seconds} s"
-    if seconds < 5400:
-        return f"{round(seconds / 60)} min"
-    return f"{seconds / 3600:.1f} h"
 
 
 class CaptionLoop:
@@ -93,7 +85,7 @@ class CaptionLoop:
         self.progress = Progress()
 
     def pending(self) -> int:
-        return self.conn.execute("SELECT count(*) FROM photos WHERE status='pending'").fetchone()[0]
+        return photos.count_with_status(self.conn, "pending")
 
     def run(self, stop: threading.Event | None = None, *, forever: bool = False,
             idle_wait: float = 1.0, wake: threading.Event | None = None) -> Progress:

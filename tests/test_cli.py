@@ -196,3 +196,9 @@ def test_caption_and_ask_refuse_a_fifo_named_like_a_photo(tmp_path, pics, tiny_b
                           str(fifo), "what is it?", *models], capture_output=True, text=True, timeout=60)
     assert ask.returncode == 1
     assert ask.stderr == f"photocap: error: {fifo}: not a file: a named pipe (FIFO)\n"
+
+
+def test_durations_read_like_a_person_would_say_them():
+    from photocap.library.humanize import duration
+    assert [duration(s) for s in (0, 45.9, 89, 90, 600, 5399, 5400, 9000)] == \
+        ["0 s", "45 s", "89 s", "2 min", "10 min", "90 min", "1.5 h", "2.5 h"]

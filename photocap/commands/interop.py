@@ -84,8 +84,8 @@ def cmd_import(args, engine) -> int:
 def cmd_xmp(args, engine) -> int:
     naming = args.naming or engine.settings.xmp_naming
     query = " ".join(args.query)
-    ids = [i for i, _ in search.ranked_ids(engine.conn, query, limit=-1)] if query.strip() else \
-        [r[0] for r in engine.conn.execute("SELECT id FROM photos WHERE status != 'missing'")]
+    # An empty query finds every photo that is there (not missing), like `search` and the app.
+    ids = [i for i, _ in search.ranked_ids(engine.conn, query, limit=-1)]
     written = failed = 0
     for photo_id in ids:
         try:

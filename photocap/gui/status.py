@@ -5,8 +5,8 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QWidget
 
-from photocap.captioning import _duration
 from photocap.gui.worker import CaptionProgress
+from photocap.library.humanize import duration
 
 
 def progress_text(pending: int, total: int, progress: CaptionProgress | None, paused: bool) -> str:
@@ -19,7 +19,7 @@ def progress_text(pending: int, total: int, progress: CaptionProgress | None, pa
         parts.insert(0, f"{progress.done:,} captioned")
         parts.append(f"{progress.rate_per_minute:.1f} photos/min")
         if progress.eta_seconds is not None:
-            parts.append(f"about {_duration(progress.eta_seconds)} left")
+            parts.append(f"about {duration(progress.eta_seconds)} left")
     return " · ".join(parts)
 
 

@@ -16,7 +16,7 @@ import sqlite3
 import uuid
 from dataclasses import dataclass
 
-from photocap.library import paths, processes
+from photocap.library import paths, photos, processes
 from photocap.library.db import get_setting, now, set_setting, write
 
 LEASE_SECONDS = 300.0
@@ -97,9 +97,7 @@ def fail(conn: sqlite3.Connection, worker: str, photo_id: int, reason: str, *,
                          " attempts=?, not_before=?, last_error=? WHERE photo_id=?",
                          (attempts, now() + delay, reason, photo_id))
             return True
-        # The status trigger removes the job.
-        conn.execute("UPDATE photos SET status='failed', error=?, updated_at=? WHERE id=?",
-                     (reason, now(), photo_id))
+        photos.set_status(conn, photo_id, "failed", reason)    # its trigger removes the job
         return False
 
 
@@ -118,7 +116,10 @@ def release(conn: sqlite3.Connection, worker: str, photo_ids: list[int] | None =
 def retry_failed(conn: sqlite3.Connection) -> int:
     """Queue every failed photo again (e.g. after installing a model or fixing files)."""
     with write(conn):
-        return conn.execute("UPDATE photos SET status='pending', error=NULL WHERE status='failed'").rowcount
+        ids = [r[0] for r in conn.execute("SELECT id FROM photos WHERE status = 'failed'")]
+        for photo_id in ids:
+            photos.set_status(conn, photo_id, "pending")       # its trigger queues the job
+    return len(ids)
 
 
 def counts(conn: sqlite3.Connection) -> dict[str, int]:

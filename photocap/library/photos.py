@@ -290,6 +290,10 @@ def questions(conn: sqlite3.Connection, photo_id: int) -> list[tuple[str, str]]:
 
 # ---- counts -------------------------------------------------------------------------------------
 
+def count_with_status(conn: sqlite3.Connection, status: str) -> int:
+    return conn.execute("SELECT count(*) FROM photos WHERE status = ?", (status,)).fetchone()[0]
+
+
 def counts(conn: sqlite3.Connection) -> dict[str, int]:
     by_status = dict.fromkeys(STATUSES, 0)
     for status, n in conn.execute("SELECT status, count(*) FROM photos GROUP BY status"):
