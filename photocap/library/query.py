@@ -52,11 +52,13 @@ MAX_TERM_CHARS = 200
 MAX_FILTERS = 32
 
 STATUSES = ("pending", "done", "failed", "missing")
-_LIVE = frozenset(("pending", "done", "failed"))
+# What a query searches unless it names statuses (missing photos have no search document).
+LIVE_STATUSES = frozenset(("pending", "done", "failed"))
 FILTER_KEYS = ("tag", "folder", "path", "after", "before", "status")
 _KEY_CHARS = max(len(k) for k in FILTER_KEYS)
 
-_TOKEN = re.compile(r"[^\W_]+")          # what counts as a word, as in photos.py
+# A word, as FTS5's unicode61 tokenizer splits text (photos.py keys documents by the same words).
+WORD = re.compile(r"[^\W_]+")
 # Words too common to narrow a search (photos.py never keys a document by them either).
 STOPWORDS = frozenset("a an and are at be by for from in is it near next of on or the to top under"
                       " with front behind".split())
@@ -105,7 +107,7 @@ class ParsedQuery:
 
     @property
     def effective_statuses(self) -> frozenset[str]:
-        wanted = frozenset(self.statuses) if self.statuses else _LIVE
+        wanted = frozenset(self.statuses) if self.statuses else LIVE_STATUSES
         return wanted - frozenset(self.not_statuses)
 
     def match_expression(self) -> str | None:
@@ -137,7 +139,7 @@ class ParsedQuery:
         for group in self.groups:
             alts = []
             for term in group:
-                words = _TOKEN.findall(term.text)
+                words = WORD.findall(term.text)
                 if len(words) > 1 and term.text.isascii():
                     keep = [Term(w, prefix=term.prefix and i == len(words) - 1)
                             for i, w in enumerate(words)
@@ -174,7 +176,7 @@ def _clean(query: Any) -> str:
 
 
 def _searchable(text: str) -> bool:
-    return _TOKEN.search(text) is not None
+    return WORD.search(text) is not None
 
 
 def _date(value: str) -> str | None:
@@ -335,8 +337,8 @@ def _add_filter(pq: ParsedQuery, key: str, value: str, neg: bool) -> bool:
     return True
 
 
-def _literal(query: Any) -> ParsedQuery:
-    """The fallback: the whole query as one literal phrase."""
+def literal(query: Any) -> ParsedQuery:
+    """The fallback when FTS5 rejects a parsed query: the whole text as one literal phrase."""
     text = " ".join(_clean(query).split())[:MAX_TERM_CHARS]
     pq = ParsedQuery()
     if _searchable(text):

@@ -10,11 +10,9 @@ from typing import Any, Iterable
 
 from photocap.library import paths
 from photocap.library.db import FTS_ID_MASK, UNDATED_TOKEN, tag_key
-from photocap.library.query import _LIVE, _TOKEN, STATUSES, ParsedQuery, Term
+from photocap.library.query import LIVE_STATUSES, STATUSES, WORD, ParsedQuery, Term
 
 # ---- SQL ----------------------------------------------------------------------------------------
-
-_MASK = FTS_ID_MASK
 
 
 def _like_pattern(value: str) -> str:
@@ -31,9 +29,11 @@ def _icontains(haystack: Any, needle: Any) -> bool:
 
 def _contains(conn: sqlite3.Connection, column: str, value: str, negate: bool
               ) -> tuple[str, list[Any]]:
-    """Case-insensitive substring test: LIKE for ASCII, a Python casefold for the rest."""
-    if value.isascii():
-        clause, params = f"{column} LIKE ? ESCAPE '\\'", [_like_pattern(value)]
+    """Case-insensitive substring test: LIKE for ASCII, a Python casefold for the rest (and for
+    values longer than SQLite takes as a LIKE pattern, which it would reject)."""
+    pattern = _like_pattern(value)
+    if value.isascii() and len(pattern) <= conn.getlimit(sqlite3.SQLITE_LIMIT_LIKE_PATTERN_LENGTH):
+        clause, params = f"{column} LIKE ? ESCAPE '\\'", [pattern]
     else:
         conn.create_function("photocap_icontains", 2, _icontains, deterministic=True)
         clause, params = f"photocap_icontains({column}, ?)", [value]
@@ -53,7 +53,7 @@ def _path_prefilter(value: str) -> list[str]:
     if not value.isascii():
         return []
     out = []
-    for m in _TOKEN.finditer(value):
+    for m in WORD.finditer(value):
         left = m.start() > 0
         right = m.end() < len(value)
         if left:
@@ -81,7 +81,8 @@ def _year_of(conn: sqlite3.Connection, fn: str) -> int | None:
 
 def _cover(lo: _dt.date, hi: _dt.date) -> list[str] | None:
     """The fewest year, month and day tokens covering the days [lo, hi) (None: too many)."""
-    tokens, day = [], lo
+    tokens: list[str] = []
+    day = lo
     while day < hi and len(tokens) < 1000:
         if day.month == 1 and day.day == 1 and _dt.date(day.year + 1, 1, 1) <= hi:
             tokens.append(f"y{day.year:04d}")
@@ -98,6 +99,19 @@ def _cover(lo: _dt.date, hi: _dt.date) -> list[str] | None:
 def _weight(tokens: list[str]) -> float:
     """Roughly how many documents the tokens cover, in years (what an OR of them costs)."""
     return sum(1.0 if t[0] == "y" else 1 / 12 if t[0] == "m" else 1 / 365 for t in tokens)
+
+
+def _library_years(conn: sqlite3.Connection) -> tuple[_dt.date, _dt.date] | None:
+    """The first day of the library's first year and of the year after its last (None: no dated
+    photo, or dates out of range)."""
+    first = _year_of(conn, "min")
+    last = _year_of(conn, "max")
+    if first is None or last is None:
+        return None
+    try:
+        return _dt.date(first, 1, 1), _dt.date(last + 1, 1, 1)
+    except (ValueError, OverflowError):
+        return None
 
 
 def _taken_fts(conn: sqlite3.Connection, after: str | None, before: str | None
@@ -117,13 +131,12 @@ def _taken_fts(conn: sqlite3.Connection, after: str | None, before: str | None
     try:
         lo = _day(after) if after is not None else None
         hi = _day(before) if before is not None else None
-        first = _year_of(conn, "min")
-        last = _year_of(conn, "max")
-        try:
-            start, end = _dt.date(first, 1, 1), _dt.date(last + 1, 1, 1)
-        except (TypeError, ValueError, OverflowError):  # no dated photo, or odd dates
-            if lo is None or hi is None:
-                return None                             # SQL does it
+        years = _library_years(conn)
+        if years is not None:
+            start, end = years
+        elif lo is None or hi is None:
+            return None                                 # no dated photo, or odd dates: SQL does it
+        else:
             start, end = lo, hi                         # the range itself; no complement
         lo = min(max(lo or start, start), end)
         hi = max(min(hi or end, end), start)
@@ -142,7 +155,7 @@ def _taken_fts(conn: sqlite3.Connection, after: str | None, before: str | None
     return "{taken} : (" + (" OR ".join(tokens) if tokens else '"none"') + ")", False, _weight(tokens)
 
 
-class _Filters:
+class Filters:
     """A query's filters as SQL: FTS5 phrases where they are exact or a cheap superset, and
     WHERE clauses on photos `p` (and their parameters) for the rest.
 
@@ -166,14 +179,14 @@ class _Filters:
         self.fts_checks: list[str] = []     # on the FTS row only (no join)
         self.fts_params: list[Any] = []
         statuses = pq.effective_statuses
-        if statuses != _LIVE or not fts:
-            if statuses == _LIVE:
+        if statuses != LIVE_STATUSES or not fts:
+            if statuses == LIVE_STATUSES:
                 self.clauses.append("+p.status != 'missing'")
             else:
                 ordered = [s for s in STATUSES if s in statuses]
                 self.clauses.append(f"+p.status IN ({','.join('?' * len(ordered))})")
                 self.params += ordered
-        key = f"(photo_fts.rowid & {_MASK})" if fts else "p.id"
+        key = f"(photo_fts.rowid & {FTS_ID_MASK})" if fts else "p.id"
         target = self.fts_checks if fts else self.clauses
         target_params = self.fts_params if fts else self.params
         for tag in pq.tags:
@@ -254,12 +267,12 @@ def _fold(text: str) -> str:
     return folded
 
 
-class _WordMatcher:
+class WordMatcher:
     """The query's words tested in Python against a photo's text (for photos without FTS)."""
 
     def __init__(self, pq: ParsedQuery):
         def tokens(term: Term) -> tuple[list[str], bool]:
-            return _TOKEN.findall(_fold(term.text)), term.prefix
+            return WORD.findall(_fold(term.text)), term.prefix
         self.groups = [[tokens(t) for t in group] for group in pq.groups]
         self.excluded = [tokens(t) for t in pq.excluded]
         self.folders = [tokens(t) for t in pq.folders]
@@ -279,13 +292,14 @@ class _WordMatcher:
                     return True
         return False
 
-    def __call__(self, texts: Iterable[str | None]) -> bool:
-        texts = [_fold(t) if t else "" for t in texts]
+    def __call__(self, columns_text: Iterable[str | None]) -> bool:
+        """Whether a photo's (caption, tags, name, folder) texts match the query's words."""
+        texts = [_fold(t) if t else "" for t in columns_text]
         folded = "\n".join(texts)
         # The quick substring test first: most rows fail it before being split into words.
         if not all(any(all(w in folded for w in want) for want, _ in group) for group in self.groups):
             return False
-        columns = [_TOKEN.findall(t) for t in texts]
+        columns = [WORD.findall(t) for t in texts]
         folder = columns[3:4]
         return (all(any(self._found(t, folded, columns) for t in group) for group in self.groups)
                 and not any(self._found(t, folded, columns) for t in self.excluded)

@@ -49,8 +49,8 @@ nothing) and at most ~3 years of required date tokens, no exclusion or SQL check
 ranks it (``rowid <= k-th`` when approximate). *Unscored*: a ``folder:`` (or ``path:`` word)
 phrase scores in its column; when the set is ranked whole and one probe shows no match has a
 query term in those columns, ``bm25`` with those columns weighted 0 over the narrowed MATCH is
-the query's own bm25, in one statement. *Collected*: otherwise the matching rowids are collected in rowid order (one pass
-when rows are costly: SQL checks, date ORs; else k rows, a probe, then the rest up to
+the query's own bm25, in one statement. *Collected*: otherwise the matching rowids are collected
+in rowid order (one pass when rows are costly: SQL checks, date ORs; else k rows, a probe, then the rest up to
 ``EXACT_LIMIT``) and ranked by ``rank_match``, the positive terms plus the tag tokens, restricted
 to them (a rowid range plus an IN set). Filters never change the score and excluded phrases have
 no instance in a matching row, so this is the query's own bm25; leaving the exclusions, dates and
@@ -79,13 +79,23 @@ import json
 import logging
 import sqlite3
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
 from photocap.library import paths
+from photocap.library.db import FTS_ID_MASK
 from photocap.library.query import (  # noqa: F401  (re-exported: the public query API)
-    FILTER_KEYS, MAX_FILTERS, MAX_TERM_CHARS, MAX_TERMS, STATUSES, ParsedQuery, Term, _LIVE, _literal,
-    parse)
-from photocap.library.query_sql import _MASK, _Filters, _WordMatcher
+    FILTER_KEYS,
+    LIVE_STATUSES,
+    MAX_FILTERS,
+    MAX_TERM_CHARS,
+    MAX_TERMS,
+    STATUSES,
+    ParsedQuery,
+    Term,
+    literal,
+    parse,
+)
+from photocap.library.query_sql import Filters, WordMatcher
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +124,7 @@ class _Plan:
 
     def __init__(self, conn: sqlite3.Connection, pq: ParsedQuery, match: str):
         self.match = match
-        f = _Filters(conn, pq, fts=True)
+        f = Filters(conn, pq, fts=True)
         self.filtered = f.narrows
         self.narrowed = f.expression(match)
         # What ranks: the positive terms and the tags (one zero-weight token each: they score
@@ -126,7 +136,7 @@ class _Plan:
         self.direct = (f.neutral and (not f.dates or f.cheap_dates) and not f.fts_not
                        and not pq.excluded and not f.clauses and not f.fts_checks)
         # CROSS JOIN keeps FTS5 the outer loop: the join key is an expression on its rowid.
-        self.join = (f" CROSS JOIN photos p ON p.id = (photo_fts.rowid & {_MASK})"
+        self.join = (f" CROSS JOIN photos p ON p.id = (photo_fts.rowid & {FTS_ID_MASK})"
                      if f.clauses else "")
         self.where = " AND ".join(["photo_fts MATCH ?", *f.fts_checks, *f.clauses])
         self.params = [self.narrowed, *f.fts_params, *f.params]
@@ -194,7 +204,7 @@ class _Plan:
             sql += " AND photo_fts.rowid <= ?"
             params.append(cut)
         sql += " ORDER BY r, photo_fts.rowid LIMIT ? OFFSET ?"
-        return [(rowid & _MASK, -rank) for rowid, rank in conn.execute(sql, [*params, limit, offset])]
+        return [(rowid & FTS_ID_MASK, -rank) for rowid, rank in conn.execute(sql, [*params, limit, offset])]
 
     def ranked_among(self, conn: sqlite3.Connection, rowids: list[int], limit: int, offset: int
                      ) -> list[tuple[int, float]]:
@@ -205,7 +215,7 @@ class _Plan:
                " AND rowid <= ? AND +rowid IN (SELECT value FROM json_each(?))"
                " ORDER BY rank, rowid LIMIT ? OFFSET ?")
         params = [self.rank_match, rowids[0], rowids[-1], json.dumps(rowids), limit, offset]
-        return [(rowid & _MASK, -rank) for rowid, rank in conn.execute(sql, params)]
+        return [(rowid & FTS_ID_MASK, -rank) for rowid, rank in conn.execute(sql, params)]
 
     def count(self, conn: sqlite3.Connection) -> int:
         sql = f"SELECT count(*) FROM photo_fts{self.join} WHERE {self.where}"
@@ -269,10 +279,11 @@ def _fts_ids(conn: sqlite3.Connection, plan: _Plan, limit: int, offset: int, exa
 _DRIVER_CAP = 5_000
 
 
-def _listing_sql(conn: sqlite3.Connection, pq: ParsedQuery) -> tuple[str, list[Any]]:
-    """FROM/WHERE of the photos passing the filters (no FTS words), and its parameters."""
+def _listing_sql(conn: sqlite3.Connection, pq: ParsedQuery) -> tuple[str, list[Any], str]:
+    """FROM/WHERE of the photos passing the filters (no FTS words), its parameters, and the
+    ORDER BY that lists them newest first."""
     # Tags are FTS5 phrases where that spares an exclusion's NOT IN; alone, the tags index drives.
-    f = _Filters(conn, pq, fts=False,
+    f = Filters(conn, pq, fts=False,
                  tag_fts="missing" not in pq.effective_statuses and bool(pq.excluded))
     clauses, params = list(f.clauses), list(f.params)
     fts_expr = f.expression(None, superset=False)     # the SQL clauses check the rest exactly
@@ -283,7 +294,7 @@ def _listing_sql(conn: sqlite3.Connection, pq: ParsedQuery) -> tuple[str, list[A
         if fts_expr is not None and "missing" not in pq.effective_statuses:
             fts_expr = f"({fts_expr}) NOT ({pq.excluded_expression()})"
         else:
-            clauses.append(f"p.id NOT IN (SELECT photo_fts.rowid & {_MASK} FROM photo_fts"
+            clauses.append(f"p.id NOT IN (SELECT photo_fts.rowid & {FTS_ID_MASK} FROM photo_fts"
                            " WHERE photo_fts MATCH ?)")
             params.append(pq.excluded_expression())
     # A selective filter drives (its set, then a sort); otherwise the taken_at index does (newest
@@ -302,7 +313,7 @@ def _listing_sql(conn: sqlite3.Connection, pq: ParsedQuery) -> tuple[str, list[A
         if driver is None or n < driver[0]:
             driver = (n, "p.id IN (SELECT photo_id FROM tags WHERE tag = ?)", [tag])
     statuses = pq.effective_statuses
-    if statuses != _LIVE:
+    if statuses != LIVE_STATUSES:
         ordered = [s for s in STATUSES if s in statuses]
         n = conn.execute(f"SELECT count(*) FROM (SELECT 1 FROM photos WHERE status IN"
                          f" ({','.join('?' * len(ordered))}) LIMIT ?)",
@@ -335,7 +346,7 @@ def _listing_count(conn: sqlite3.Connection, pq: ParsedQuery) -> int:
 
 def _scan_words(conn: sqlite3.Connection, pq: ParsedQuery) -> Iterator[int]:
     """Photo ids (newest first) passing the filters whose text matches the words, in Python."""
-    f = _Filters(conn, pq, fts=False)              # folders are matched in Python
+    f = Filters(conn, pq, fts=False)              # folders are matched in Python
     clauses, params = list(f.clauses), f.params
     if "done" not in pq.effective_statuses:
         # Few photos: the (status, taken_at) index lists them newest first, without a sort, and
@@ -346,7 +357,7 @@ def _scan_words(conn: sqlite3.Connection, pq: ParsedQuery) -> Iterator[int]:
            " (SELECT group_concat(text, char(10)) FROM captions c WHERE c.photo_id = p.id),"
            " (SELECT group_concat(tag, ' ; ') FROM tags t WHERE t.photo_id = p.id)"
            f" FROM photos p{where} ORDER BY p.taken_at DESC, p.id DESC")
-    matches = _WordMatcher(pq)
+    matches = WordMatcher(pq)
     for photo_id, folder, name, caption, tag_text in conn.execute(sql, params):
         if matches((caption, tag_text, name, folder)):
             yield photo_id
@@ -384,17 +395,52 @@ def _hits(conn: sqlite3.Connection, scored: list[tuple[int, float]]) -> list[Hit
 
 # ---- public API ---------------------------------------------------------------------------------
 
+# How a query is answered (`Explanation.route`).
+NOTHING = "nothing"        # no photo can match (text without words, no status left)
+PYTHON = "python"          # missing photos asked for with words: matched in Python
+LISTING = "listing"        # filters only: listed from the photos table, newest first
+FTS = "fts"                # words: FTS5 finds and bm25 ranks them
+
+# Which attempt answered it (`Explanation.attempt`).
+PARSED = "parsed"          # the query as parsed
+LITERAL = "literal"        # FTS5 rejected that: the whole text searched as one literal phrase
+GAVE_UP = "gave up"        # rejected too: the result is empty
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """How `search` answers a query (`explain`): which attempt answered it, by which route."""
+    attempt: str               # PARSED, LITERAL or GAVE_UP
+    route: str                 # NOTHING, PYTHON, LISTING or FTS (of the query searched)
+    query: ParsedQuery         # what was searched: the parsed query, or the literal phrase
+
+
 def _python_path(pq: ParsedQuery) -> bool:
     """Missing photos have no FTS document: their words and folders are matched in Python."""
     return "missing" in pq.effective_statuses and bool(pq.has_words or pq.folders
                                                          or pq.not_folders)
 
 
+def _route(pq: ParsedQuery, match: str | None) -> str:
+    """How `pq` is answered; `match` is its `match_expression()`."""
+    if pq.unsearchable or not pq.effective_statuses:
+        return NOTHING
+    if _python_path(pq):
+        return PYTHON
+    if match is None or "missing" in pq.effective_statuses:
+        return LISTING
+    return FTS
+
+
 def _ids(conn: sqlite3.Connection, pq: ParsedQuery, limit: int, offset: int, exact: bool
          ) -> list[tuple[int, float]]:
-    if pq.unsearchable or not pq.effective_statuses:
+    match = pq.match_expression()
+    route = _route(pq, match)
+    if route == NOTHING:
         return []
-    if _python_path(pq):
+    if route == PYTHON:
         out = []
         stop = None if limit < 0 else offset + limit
         for i, photo_id in enumerate(_scan_words(conn, pq)):
@@ -403,23 +449,25 @@ def _ids(conn: sqlite3.Connection, pq: ParsedQuery, limit: int, offset: int, exa
             if i >= offset:
                 out.append((photo_id, 0.0))
         return out
-    match = pq.match_expression()
-    if match is None or "missing" in pq.effective_statuses:
+    if route == LISTING or match is None:
         return _listing(conn, pq, limit, offset)
     return _fts_ids(conn, _Plan(conn, pq, match), limit, offset, exact)
 
 
-def _guarded(fn, conn: sqlite3.Connection, query: Any, *args: Any) -> Any:
-    """Run `fn` on the parsed query; on an SQLite error, on the literal query; then give up."""
+def _attempt(run: Callable[[ParsedQuery], T], query: Any) -> tuple[T | None, str, ParsedQuery]:
+    """`run` on the parsed query; on an SQLite error, on the literal query; then give up (None).
+    Also says which attempt answered, and the query it ran on."""
+    pq = parse(query)
     try:
-        return fn(conn, parse(query), *args)
+        return run(pq), PARSED, pq
     except sqlite3.OperationalError as exc:
         log.debug("query %r failed (%s); retrying it as a literal phrase", query, exc)
+    pq = literal(query)
     try:
-        return fn(conn, _literal(query), *args)
+        return run(pq), LITERAL, pq
     except sqlite3.OperationalError as exc:
         log.warning("search failed: %s", exc)
-        return None
+        return None, GAVE_UP, pq
 
 
 def search(conn: sqlite3.Connection, query: str, *, limit: int = 50, offset: int = 0,
@@ -428,12 +476,7 @@ def search(conn: sqlite3.Connection, query: str, *, limit: int = 50, offset: int
 
     `limit` < 0 means no limit. `exact` ranks every match (slow for very common words).
     """
-    limit = int(limit)
-    offset = max(0, int(offset))
-    if limit == 0:
-        return []
-    scored = _guarded(_ids, conn, query, limit, offset, exact)
-    return _hits(conn, scored or [])
+    return _hits(conn, ranked_ids(conn, query, limit=limit, offset=offset, exact=exact))
 
 
 def ranked_ids(conn: sqlite3.Connection, query: str, *, limit: int = 50, offset: int = 0,
@@ -448,20 +491,33 @@ def ranked_ids(conn: sqlite3.Connection, query: str, *, limit: int = 50, offset:
     offset = max(0, int(offset))
     if limit == 0:
         return []
-    return _guarded(_ids, conn, query, limit, offset, exact) or []
+    scored, _, _ = _attempt(lambda pq: _ids(conn, pq, limit, offset, exact), query)
+    return scored or []
+
+
+def explain(conn: sqlite3.Connection, query: str, *, limit: int = 50, offset: int = 0,
+            exact: bool = False) -> Explanation:
+    """How `search` with these arguments answers `query` (it runs that search once: whether FTS5
+    accepts a query is known only by running it)."""
+    limit = int(limit)
+    offset = max(0, int(offset))
+    _, attempt, pq = _attempt(lambda q: _ids(conn, q, limit, offset, exact), query)
+    return Explanation(attempt=attempt, route=_route(pq, pq.match_expression()), query=pq)
 
 
 def _count(conn: sqlite3.Connection, pq: ParsedQuery) -> int:
-    if pq.unsearchable or not pq.effective_statuses:
-        return 0
-    if _python_path(pq):
-        return sum(1 for _ in _scan_words(conn, pq))
     match = pq.match_expression()
-    if match is None or "missing" in pq.effective_statuses:
+    route = _route(pq, match)
+    if route == NOTHING:
+        return 0
+    if route == PYTHON:
+        return sum(1 for _ in _scan_words(conn, pq))
+    if route == LISTING or match is None:
         return _listing_count(conn, pq)
     return _Plan(conn, pq, match).count(conn)
 
 
 def count(conn: sqlite3.Connection, query: str) -> int:
     """How many photos `search` would find without a limit (cost: one pass over the matches)."""
-    return _guarded(_count, conn, query) or 0
+    counted, _, _ = _attempt(lambda pq: _count(conn, pq), query)
+    return counted or 0
