@@ -140,6 +140,12 @@ def parse_setting(name: str, value: Any) -> Any:
     return text
 
 
+# The settings that are caption options: the captioner's CaptionOptions and the CLI's flags are
+# derived from these fields of Settings (their defaults and LIMITS are declared here, once).
+CAPTION_OPTIONS = ("prompt", "num_beams", "do_sample", "top_p", "temperature", "num_captions",
+                   "max_new_tokens", "min_new_tokens", "repetition_penalty")
+
+
 @dataclass
 class Settings:
     db: str = ""                     # empty: library.db in the user data dir
@@ -149,7 +155,7 @@ class Settings:
     precision: str = "auto"          # auto | fp32 | bf16 | fp16
     batch_size: int = 8
     decode_workers: int = 2
-    # caption options
+    # caption options (CAPTION_OPTIONS)
     prompt: str = ""                 # conditional prefix, e.g. "a photography of"
     num_beams: int = 3
     do_sample: bool = False

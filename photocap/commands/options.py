@@ -65,9 +65,7 @@ def allowed(name: str) -> str:
     return config.LIMITS[name].describe()
 
 
-MODEL_FIELDS = ("model", "vqa_model", "device", "precision", "batch_size", "prompt", "num_beams",
-                "do_sample", "top_p", "temperature", "num_captions", "max_new_tokens",
-                "min_new_tokens", "repetition_penalty")
+MODEL_FIELDS = ("model", "vqa_model", "device", "precision", "batch_size", *config.CAPTION_OPTIONS)
 
 
 def settings_changes(args: argparse.Namespace) -> dict:

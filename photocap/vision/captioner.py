@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from PIL import Image
 
-from photocap.config import parse_setting
+from photocap.config import Settings, parse_setting
 from photocap.library.images import ImageError, open_image
 from photocap.vision.loader import LoadedModel
 from photocap.vision.registry import ModelUnavailable
@@ -20,15 +20,16 @@ from photocap.vision.registry import ModelUnavailable
 
 @dataclass
 class CaptionOptions:
-    prompt: str = ""  # conditional prefix, e.g. "a photography of"; kept at the start of the caption
-    num_beams: int = 3
-    do_sample: bool = False
-    top_p: float = 0.9
-    temperature: float = 1.0
-    num_captions: int = 1
-    max_new_tokens: int = 30
-    min_new_tokens: int = 5
-    repetition_penalty: float = 1.2
+    """The caption options of the settings (config.CAPTION_OPTIONS), with the settings' defaults."""
+    prompt: str = Settings.prompt  # conditional prefix, e.g. "a photography of"; kept in the caption
+    num_beams: int = Settings.num_beams
+    do_sample: bool = Settings.do_sample
+    top_p: float = Settings.top_p
+    temperature: float = Settings.temperature
+    num_captions: int = Settings.num_captions
+    max_new_tokens: int = Settings.max_new_tokens
+    min_new_tokens: int = Settings.min_new_tokens
+    repetition_penalty: float = Settings.repetition_penalty
 
     def __post_init__(self) -> None:
         # The ranges are the settings' own (photocap.config.LIMITS): declared once.

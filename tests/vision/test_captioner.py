@@ -22,7 +22,12 @@ def captions_of(loaded, images, batch_size=8, **options):
     return Captioner(loaded, CaptionOptions(**options), batch_size=batch_size).caption_images(images)
 
 
-def test_options_match_the_settings_fields():
+def test_options_are_the_settings_caption_options_with_their_defaults():
+    from dataclasses import fields
+
+    from photocap import config
+    assert tuple(f.name for f in fields(CaptionOptions)) == config.CAPTION_OPTIONS
+    assert all(f.default == getattr(Settings, f.name) for f in fields(CaptionOptions))
     assert CaptionOptions.from_settings(Settings()) == CaptionOptions()
     custom = Settings(prompt="a photography of", num_beams=5, do_sample=True, top_p=0.5, num_captions=2)
     options = CaptionOptions.from_settings(custom)
