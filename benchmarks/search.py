@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import sqlite3
 import statistics
@@ -285,16 +284,12 @@ def generate(rows: int, seed: int = 2024):
             yield row, caps, tags
 
 
-def fts_document(row: tuple, caps: list, tags: list) -> tuple[int, str, str, str, str, str, str]:
-    """(rowid, caption, tags, name, folder, taken, tagkeys): exactly what photos.reindex writes."""
-    photo_id, folder, name, taken = row[0], row[3], row[4], row[10]
-    # photos.captions: user first, then auto by position; photos.tags: user first, then by tag.
-    caption = "\n".join(t for t, s in sorted(caps, key=lambda c: c[1] == "auto"))
-    tag_text = " ; ".join(t for t, s in sorted(tags, key=lambda t: (t[1] == "auto", t[0])))
-    columns = (caption, tag_text, name, folder, db.taken_tokens(taken),
-               " ".join(db.tag_key(t) for t, s in sorted(tags, key=lambda t: (t[1] == "auto", t[0]))))
-    count, top_tf = photos.fts_stats(columns)
-    return (photos.fts_key(count, photo_id, top_tf=top_tf), *columns)
+def display_order(caps: list[tuple[str, str]], tags: list[tuple[str, str]]
+                  ) -> tuple[list[str], list[str]]:
+    """Caption texts and tags in the order photos.captions and photos.tags list them: the user's
+    first, then captions by position and tags by name (what photos.reindex puts in a document)."""
+    return ([text for text, source in sorted(caps, key=lambda c: c[1] == "auto")],
+            [tag for tag, source in sorted(tags, key=lambda t: (t[1] == "auto", t[0]))])
 
 
 def build(path: Path, rows: int) -> float:
@@ -338,7 +333,8 @@ def build(path: Path, rows: int) -> float:
         photo_id, status = row[0], row[12]
         key = None
         if status != "missing":
-            doc = fts_document(row, caps, tags)
+            # The library's own document builder: the rows are exactly what photos.reindex writes.
+            doc = photos.search_document(photo_id, row[3], row[4], row[10], *display_order(caps, tags))
             key = doc[0]
             fts_rows.append(doc)
         photo_rows.append((*row[:14], key, *row[14:]))
@@ -392,7 +388,7 @@ def verify(conn: sqlite3.Connection, sample: int = 300) -> int:
         after = snapshot()
     finally:
         conn.execute("ROLLBACK")
-    bad = [(b, a) for b, a in zip(before, after) if b != a]
+    bad = [(b, a) for b, a in zip(before, after, strict=True) if b != a]
     for b, a in bad[:3]:
         print("document differs from photos.reindex:", b, a, file=sys.stderr)
     return len(bad)
@@ -499,7 +495,7 @@ def main() -> int:
         match = pq.match_expression()
         n = search.count(conn, q)
         search.search(conn, q)                                    # warm-up
-        s_times = timed(lambda: search.search(conn, q), args.reps)
+        s_times = timed(lambda q=q: search.search(conn, q), args.reps)
         got = [h.photo_id for h in search.search(conn, q)]
         exact = [h.photo_id for h in search.search(conn, q, exact=True)]
         note = ""
@@ -527,11 +523,11 @@ def main() -> int:
         f_times: list[float] = []
         if match is not None and not pq.unsearchable:
             conn.execute(FTS_SQL, (match,)).fetchall()
-            f_times = timed(lambda: conn.execute(FTS_SQL, (match,)).fetchall(), args.reps)
+            f_times = timed(lambda m=match: conn.execute(FTS_SQL, (m,)).fetchall(), args.reps)
         l_times: list[float] = []
         like = like_sql(pq)
         if like is not None and not pq.unsearchable:
-            l_times = timed(lambda: conn.execute(*like).fetchall(), args.like_reps)
+            l_times = timed(lambda lk=like: conn.execute(*lk).fetchall(), args.like_reps)
         s_all += s_times
         f_all += f_times
         l_all += l_times
@@ -546,16 +542,17 @@ def main() -> int:
           + (f", built in {built:.0f} s" if built else ", reused")
           + f"; documents checked against photos.reindex: {'ok' if not bad_docs else bad_docs}")
     print(f"{'query':<38} {'path':<6} {'matches':>9} {'search':>8} {'fts':>8} {'like':>8}  note")
-    for q, kind, n, s, f, l, note in rows_out:
+    for q, kind, n, s, f, lk, note in rows_out:
         shown = ascii(q)[1:-1] if not q.isprintable() else q
-        print(f"{shown[:38]:<38} {kind:<6} {n:>9,} {ms(s):>8} {ms(f):>8} {ms(l):>8}  {note}")
+        print(f"{shown[:38]:<38} {kind:<6} {n:>9,} {ms(s):>8} {ms(f):>8} {ms(lk):>8}  {note}")
     p95, fts95, like95 = pct(s_all, 0.95), pct(f_all, 0.95), pct(l_all, 0.95)
     print(f"{'p50 ms':<38} {'':<6} {'':>9} {ms(pct(s_all, .5)):>8} {ms(pct(f_all, .5)):>8}"
           f" {ms(pct(l_all, .5)):>8}")
     print(f"{'p95 ms':<38} {'':<6} {'':>9} {ms(p95):>8} {ms(fts95):>8} {ms(like95):>8}")
     print(f"queries: {len(QUERIES)}, exact-order mismatches: {mismatches}, approximate top-50 overlap:"
           f" mean {statistics.mean(overlaps) if overlaps else 1:.3f}, min {min(overlaps, default=1):.3f}"
-          f" over {len(overlaps)} large sets (EXACT_LIMIT {search.EXACT_LIMIT}, CANDIDATES {search.CANDIDATES})")
+          f" over {len(overlaps)} large sets"
+          f" (EXACT_LIMIT {search.EXACT_LIMIT}, CANDIDATES {search.CANDIDATES})")
     result = {
         "rows": total, "queries": len(QUERIES), "reps": args.reps,
         "p50_ms": round(pct(s_all, .5), 2), "p95_ms": round(p95, 2),

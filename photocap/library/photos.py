@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
 from photocap.library import paths
-from photocap.library.query import STOPWORDS
 from photocap.library.db import FTS_ID_BITS, LibraryError, now, tag_key, taken_tokens, write
+from photocap.library.query import STOPWORDS
 
 STATUSES = ("pending", "done", "failed", "missing")
 _TOKEN = re.compile(r"[^\W_]+")
@@ -99,7 +99,7 @@ def add(conn: sqlite3.Connection, path: str, info: FileInfo, root_id: int | None
             " VALUES (?,?,?,?,?,?,?,?,?,?,?, 'pending', ?, ?)",
             (paths.to_db(path), root_id, folder, name, info.size, info.mtime, info.hash,
              info.width, info.height, info.taken_at, info.camera, t, t))
-        photo_id = cur.lastrowid
+        photo_id = _new_id(cur)
         adopt_human_text(conn, photo_id, info)
         reindex(conn, [photo_id])
     return photo_id
@@ -231,17 +231,18 @@ def set_auto_captions(conn: sqlite3.Connection, photo_id: int, texts: Sequence[s
 
 
 def set_user_caption(conn: sqlite3.Connection, photo_id: int, text: str, *,
-                     approved: bool = True) -> int:
-    """The user's own caption (one per photo): it replaces their earlier one, never an auto one."""
+                     approved: bool = True) -> int | None:
+    """The user's own caption (one per photo): it replaces their earlier one, never an auto one.
+    Returns its id; None when `text` is blank (the user's caption is then removed)."""
     text = text.strip()
     with write(conn):
         _require(conn, photo_id)
         conn.execute("DELETE FROM captions WHERE photo_id=? AND source='user'", (photo_id,))
         caption_id = None
         if text:
-            caption_id = conn.execute(
+            caption_id = _new_id(conn.execute(
                 "INSERT INTO captions (photo_id, text, source, approved, created_at)"
-                " VALUES (?,?, 'user', ?, ?)", (photo_id, text, int(approved), now())).lastrowid
+                " VALUES (?,?, 'user', ?, ?)", (photo_id, text, int(approved), now())))
         reindex(conn, [photo_id])
     return caption_id
 
@@ -278,9 +279,9 @@ def add_question(conn: sqlite3.Connection, photo_id: int, question: str, answer:
                  model: str | None) -> int:
     with write(conn):
         _require(conn, photo_id)
-        return conn.execute(
+        return _new_id(conn.execute(
             "INSERT INTO questions (photo_id, question, answer, model, asked_at) VALUES (?,?,?,?,?)",
-            (photo_id, question, answer, model, now())).lastrowid
+            (photo_id, question, answer, model, now())))
 
 
 def questions(conn: sqlite3.Connection, photo_id: int) -> list[tuple[str, str]]:
@@ -343,6 +344,21 @@ def fts_key(token_count: int, photo_id: int, *, top_tf: int = 1) -> int:
     return (key << FTS_ID_BITS) | photo_id
 
 
+# A photo's FTS5 row, as inserted: (rowid, caption, tags, name, folder, taken, tagkeys).
+SearchDocument = tuple[int, str, str, str, str, str, str]
+
+
+def search_document(photo_id: int, folder: str, name: str, taken_at: str | None,
+                    caption_texts: Sequence[str], tag_list: Sequence[str]) -> SearchDocument:
+    """The search document of a photo (the one declaration of it): captions and tags in the order
+    `captions` and `tags` list them (the user's first), the date as `taken` tokens, one `tagkeys`
+    token per tag, under its `fts_key` rowid."""
+    columns = ("\n".join(caption_texts), " ; ".join(tag_list), name, folder, taken_tokens(taken_at),
+               " ".join(tag_key(t) for t in tag_list))
+    token_count, top_tf = fts_stats(columns)
+    return (fts_key(token_count, photo_id, top_tf=top_tf), *columns)
+
+
 def reindex(conn: sqlite3.Connection, photo_ids: Iterable[int]) -> None:
     """Rebuild the FTS5 documents of these photos from the tables (call inside a write)."""
     for photo_id in photo_ids:
@@ -351,15 +367,12 @@ def reindex(conn: sqlite3.Connection, photo_ids: Iterable[int]) -> None:
                            (photo_id,)).fetchone()
         if row is None or row["status"] == "missing":
             continue
-        texts = [c.text for c in captions(conn, photo_id)]
-        tag_list = [t for t, _ in tags(conn, photo_id)]
-        columns = ("\n".join(texts), " ; ".join(tag_list), row["name"], row["folder"],
-                   taken_tokens(row["taken_at"]), " ".join(tag_key(t) for t in tag_list))
-        token_count, top_tf = fts_stats(columns)
-        key = fts_key(token_count, photo_id, top_tf=top_tf)
+        doc = search_document(photo_id, row["folder"], row["name"], row["taken_at"],
+                              [c.text for c in captions(conn, photo_id)],
+                              [t for t, _ in tags(conn, photo_id)])
         conn.execute("INSERT INTO photo_fts (rowid, caption, tags, name, folder, taken, tagkeys)"
-                     " VALUES (?,?,?,?,?,?,?)", (key, *columns))
-        conn.execute("UPDATE photos SET fts_rowid=? WHERE id=?", (key, photo_id))
+                     " VALUES (?,?,?,?,?,?,?)", doc)
+        conn.execute("UPDATE photos SET fts_rowid=? WHERE id=?", (doc[0], photo_id))
 
 
 def _drop_document(conn: sqlite3.Connection, photo_id: int) -> None:
@@ -367,6 +380,13 @@ def _drop_document(conn: sqlite3.Connection, photo_id: int) -> None:
     if row and row[0] is not None:
         conn.execute("DELETE FROM photo_fts WHERE rowid=?", (row[0],))
         conn.execute("UPDATE photos SET fts_rowid=NULL WHERE id=?", (photo_id,))
+
+
+def _new_id(cur: sqlite3.Cursor) -> int:
+    """The id of the row an INSERT just made (sqlite3 types it as optional: no row, no id)."""
+    if cur.lastrowid is None:
+        raise LibraryError("the library did not record the new row")
+    return cur.lastrowid
 
 
 def _has_auto(conn: sqlite3.Connection, photo_id: int) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from photocap.library import db, search
+from photocap.library import photos, search
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "search.py"
 
@@ -34,3 +34,23 @@ def test_bulk_library_matches_photos_reindex(tmp_path):
     again, rebuilt = bench.open_library(tmp_path, 2_000)           # reused, not rebuilt
     assert rebuilt is None
     again.close()
+
+
+def test_bulk_documents_come_from_the_library_own_builder(tmp_path, monkeypatch):
+    """One declaration of a search document: the benchmark builds each with photos.search_document."""
+    bench = _bench()
+    made = []
+    real = photos.search_document
+
+    def recorded(*args, **kwargs):
+        doc = real(*args, **kwargs)
+        made.append(doc)
+        return doc
+
+    monkeypatch.setattr(photos, "search_document", recorded)
+    conn, _ = bench.open_library(tmp_path, 300)
+    stored = conn.execute("SELECT rowid, caption, tags, name, folder, taken, tagkeys FROM photo_fts"
+                          " ORDER BY rowid").fetchall()
+    conn.close()
+    assert stored and sorted(made) == [tuple(row) for row in stored]
+    assert not hasattr(bench, "fts_document")
