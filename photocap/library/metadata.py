@@ -114,7 +114,9 @@ def human_text(image: Image.Image, path: str) -> tuple[str | None, list[str]]:
 
 
 def _iptc(image: Image.Image) -> tuple[str | None, list[str]]:
-    from PIL import IptcImagePlugin
+    from PIL import ImageFile, IptcImagePlugin
+    if not isinstance(image, ImageFile.ImageFile):
+        return None, []                     # only images read from a file carry IPTC
     try:
         info = IptcImagePlugin.getiptcinfo(image) or {}
     except Exception:  # noqa: BLE001 - malformed IPTC
