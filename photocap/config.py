@@ -140,6 +140,9 @@ def parse_setting(name: str, value: Any) -> Any:
     return text
 
 
+DEVICES = ("auto", "cpu", "cuda", "mps")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
 # The settings that are caption options: the captioner's CaptionOptions and the CLI's flags are
 # derived from these fields of Settings (their defaults and LIMITS are declared here, once).
 CAPTION_OPTIONS = ("prompt", "num_beams", "do_sample", "top_p", "temperature", "num_captions",
@@ -151,8 +154,8 @@ class Settings:
     db: str = ""                     # empty: library.db in the user data dir
     model: str = "blip-base"         # caption model: preset name or save_pretrained folder
     vqa_model: str = ""              # question model; empty: blip-vqa, or the caption model if it can ask
-    device: str = "auto"             # auto | cpu | cuda | mps
-    precision: str = "auto"          # auto | fp32 | bf16 | fp16
+    device: str = "auto"             # DEVICES
+    precision: str = "auto"          # PRECISIONS
     batch_size: int = 8
     decode_workers: int = 2
     # caption options (CAPTION_OPTIONS)

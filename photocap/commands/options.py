@@ -26,8 +26,8 @@ def models() -> argparse.ArgumentParser:
                    "or a folder made with save_pretrained")
     g.add_argument("--vqa-model", metavar="NAME_OR_DIR", help="question model (default: blip-vqa, or "
                    "the caption model when it can answer)")
-    g.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"])
-    g.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"])
+    g.add_argument("--device", choices=config.DEVICES)
+    g.add_argument("--precision", choices=config.PRECISIONS)
     g.add_argument("--batch-size", type=checked("batch_size"), metavar="N", help=allowed("batch_size"))
     c = p.add_argument_group("caption options")
     c.add_argument("--prompt", type=checked("prompt"), metavar="TEXT",

@@ -3,6 +3,8 @@ the daemon read too; the app applies them by restarting its worker's engine (and
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -19,11 +21,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from photocap.config import LIMITS, PROMPT_MAX_CHARS, Settings
+from photocap.config import DEVICES, LIMITS, PRECISIONS, PROMPT_MAX_CHARS, Settings
 
 AUTOMATIC = "(automatic)"
-DEVICES = ["auto", "cpu", "cuda", "mps"]
-PRECISIONS = ["auto", "fp32", "bf16", "fp16"]
 BEAMS, SAMPLING = "Beam search", "Sampling (more varied)"
 WATCHING_FIELDS = ("settle_seconds", "reconcile_minutes")
 
@@ -99,9 +99,9 @@ def _double(low: float, high: float, value: float, step: float, decimals: int = 
     return box
 
 
-def _choice(items: list[str], current: str) -> QComboBox:
+def _choice(items: Sequence[str], current: str) -> QComboBox:
     box = QComboBox()
-    box.addItems(items)
+    box.addItems(list(items))
     box.setCurrentText(current)
     return box
 

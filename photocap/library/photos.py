@@ -15,9 +15,8 @@ from typing import Any, Iterable, Sequence
 
 from photocap.library import paths
 from photocap.library.db import FTS_ID_BITS, LibraryError, now, tag_key, taken_tokens, write
-from photocap.library.query import STOPWORDS
+from photocap.library.query import STATUSES, STOPWORDS
 
-STATUSES = ("pending", "done", "failed", "missing")
 _TOKEN = re.compile(r"[^\W_]+")
 
 
