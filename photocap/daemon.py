@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
+from typing import Callable
 
 from photocap.engine import Engine
 from photocap.librarian import Librarian
@@ -20,7 +22,9 @@ MODEL_RETRY_SECONDS = 60.0
 
 
 def run(engine: Engine, folders: list[str], *, once: bool = False,
-        stop: threading.Event | None = None, force_polling: bool = False) -> int:
+        stop: threading.Event | None = None, force_polling: bool = False,
+        clock: Callable[[], float] = time.monotonic) -> int:
+    """Watch and caption until `stop` (or a signal); `clock` times the waits (tests skip it ahead)."""
     from photocap.vision.loader import ModelUnavailable
 
     stop = stop or threading.Event()
@@ -37,7 +41,8 @@ def run(engine: Engine, folders: list[str], *, once: bool = False,
             progress = engine.caption_pending(stop)
             log.info("%s", progress.line())
             return 0
-        librarian = Librarian(engine.db_path, engine.settings, wake=wake, force_polling=force_polling)
+        librarian = Librarian(engine.db_path, engine.settings, wake=wake, force_polling=force_polling,
+                              clock=clock)
         librarian.start()
         librarian.ready.wait()
         log.info("watching %d folders; captioning with %s", len(librarian.online), engine.settings.model)
@@ -48,13 +53,20 @@ def run(engine: Engine, folders: list[str], *, once: bool = False,
                                            on_progress=lambda p: log.info("%s", p.line()))
                 except ModelUnavailable as exc:
                     log.error("%s; photos stay queued, retrying in %.0f s", exc, MODEL_RETRY_SECONDS)
-                    stop.wait(MODEL_RETRY_SECONDS)
+                    _wait(stop, MODEL_RETRY_SECONDS, clock)
         finally:
             librarian.stop()
         log.info("stopped")
         return 0
     finally:
         restore()
+
+
+def _wait(stop: threading.Event, seconds: float, clock: Callable[[], float]) -> None:
+    """Wait `seconds` by clock, or until stop is set; short real waits let a test's clock jump."""
+    until = clock() + seconds
+    while not stop.is_set() and (left := until - clock()) > 0:
+        stop.wait(min(left, 0.5))
 
 
 def _stop_on_signals(stop: threading.Event, wake: threading.Event):

@@ -2,51 +2,45 @@
 
 import json
 import os
+import shutil
 import signal
 import sqlite3
-import subprocess
-import sys
-import time
+import threading
 
 import pytest
-from PIL import Image
+from helpers import FakeClock, make_photos, run_photocap, start_photocap, tiny_model_env, wait_for
 
+from photocap import config, daemon
+from photocap.engine import Engine
+from photocap.library import db, photos
 
-def make_photos(folder, n, start=0, size=(48, 36)):
-    folder.mkdir(parents=True, exist_ok=True)
-    for i in range(start, start + n):
-        color = ((i * 37) % 256, (i * 91) % 256, (i * 13) % 256)
-        Image.new("RGB", size, color).save(folder / f"p{i:04d}.jpg")
+DAEMON_TIMEOUT = 90.0       # the daemon loads a model first; on two busy cores that takes a while
 
 
 @pytest.fixture
 def env(tmp_path, tiny_blip_dir):
-    return {**os.environ, "PHOTOCAP_DB": str(tmp_path / "lib.db"), "PHOTOCAP_MODEL": str(tiny_blip_dir),
-            "PHOTOCAP_NUM_BEAMS": "1", "PHOTOCAP_MIN_NEW_TOKENS": "2", "PHOTOCAP_MAX_NEW_TOKENS": "4",
-            "PHOTOCAP_BATCH_SIZE": "4", "PHOTOCAP_SETTLE_SECONDS": "0.3", "PYTHONUNBUFFERED": "1"}
+    return tiny_model_env(tmp_path / "lib.db", tiny_blip_dir, BATCH_SIZE="4", SETTLE_SECONDS="0.3")
 
 
 def photocap(env, *args, timeout=180):
-    return subprocess.run([sys.executable, "-m", "photocap", *args], env=env, capture_output=True,
-                          text=True, timeout=timeout)
+    return run_photocap(env, *args, timeout=timeout)
 
 
 def start_daemon(env, *args):
-    return subprocess.Popen([sys.executable, "-m", "photocap", "watch", *args], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return start_photocap(env, "watch", *args)
 
 
 def status(env):
     return json.loads(photocap(env, "status", "--json").stdout)
 
 
-def wait_for(predicate, timeout=90.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return predicate()
+def wait_for_status(predicate, timeout=DAEMON_TIMEOUT):
+    """Poll a condition that runs `photocap status` (a process each time), a little apart."""
+    return wait_for(predicate, timeout, interval=0.2)
+
+
+def watching(env) -> bool:
+    return os.path.exists(env["PHOTOCAP_DB"]) and bool(status(env)["roots"])
 
 
 def auto_caption_counts(db_path):
@@ -72,9 +66,9 @@ def test_daemon_captions_new_files_and_stops_cleanly_on_sigterm(tmp_path, env):
     pics.mkdir()
     proc = start_daemon(env, str(pics))
     try:
-        assert wait_for(lambda: os.path.exists(env["PHOTOCAP_DB"]) and status(env)["roots"], timeout=60)
+        assert wait_for_status(lambda: watching(env), timeout=60)
         make_photos(pics, 12)
-        assert wait_for(lambda: status(env)["captioned"] == 12), status(env)
+        assert wait_for_status(lambda: status(env)["captioned"] == 12), status(env)
         hits = json.loads(photocap(env, "search", "p0003", "--json").stdout)
         assert hits and hits[0]["caption"]
         proc.send_signal(signal.SIGTERM)
@@ -93,9 +87,9 @@ def test_burst_of_500_files_is_captioned_completely(tmp_path, env):
     pics.mkdir()
     proc = start_daemon(env, str(pics), "--quiet")
     try:
-        assert wait_for(lambda: os.path.exists(env["PHOTOCAP_DB"]) and status(env)["roots"], timeout=60)
+        assert wait_for_status(lambda: watching(env), timeout=60)
         make_photos(pics, 500, size=(24, 18))
-        done = wait_for(lambda: status(env)["captioned"] == 500, timeout=240)
+        done = wait_for_status(lambda: status(env)["captioned"] == 500, timeout=240)
     finally:
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=60)
@@ -111,7 +105,7 @@ def test_kill_9_mid_batch_loses_nothing_and_duplicates_nothing(tmp_path, env):
     env = {**env, "PHOTOCAP_BATCH_SIZE": "2"}
     proc = start_daemon(env, "--debug")
     try:
-        assert wait_for(lambda: 0 < status(env)["captioned"], timeout=120)
+        assert wait_for_status(lambda: 0 < status(env)["captioned"], timeout=120)
     finally:
         os.kill(proc.pid, signal.SIGKILL)
         proc.communicate(timeout=30)
@@ -132,8 +126,7 @@ def test_two_workers_on_one_library_never_caption_a_photo_twice(tmp_path, env):
     pics = tmp_path / "pics"
     make_photos(pics, 60)
     assert photocap(env, "index", "--no-caption", str(pics)).returncode == 0
-    procs = [subprocess.Popen([sys.executable, "-m", "photocap", "watch", "--once"], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(2)]
+    procs = [start_photocap(env, "watch", "--once") for _ in range(2)]
     outs = [p.communicate(timeout=240)[0] for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
     captioned = [line.split("captioned ", 1)[1].split(":")[0]
@@ -174,9 +167,9 @@ def test_watching_the_parent_of_an_indexed_folder(tmp_path, env):
     assert photocap(env, "index", "--no-caption", str(pictures / "Trip")).returncode == 0
     proc = start_daemon(env, str(pictures))
     try:
-        assert wait_for(lambda: status(env)["captioned"] == 3), status(env)
+        assert wait_for_status(lambda: status(env)["captioned"] == 3), status(env)
         make_photos(pictures, 2, start=10)                 # beside the first folder, in the parent
-        assert wait_for(lambda: status(env)["captioned"] == 5), status(env)
+        assert wait_for_status(lambda: status(env)["captioned"] == 5), status(env)
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=60)
     finally:
@@ -185,3 +178,28 @@ def test_watching_the_parent_of_an_indexed_folder(tmp_path, env):
     assert proc.returncode == 0 and "watching 1 folders" in out, out
     assert "watcher stopped" not in out and "Traceback" not in out and "UNIQUE" not in out
     assert [r["path"] for r in status(env)["roots"]] == [str(pictures)]
+
+
+@pytest.mark.timeout(120)
+def test_a_model_that_arrives_later_is_used_at_the_next_retry_without_a_restart(tmp_path, tiny_blip_dir,
+                                                                                caplog):
+    pics = tmp_path / "pics"
+    make_photos(pics, 3)
+    model = tmp_path / "model"                      # not there yet: the user is still copying it
+    settings = config.Settings(db=str(tmp_path / "lib.db"), model=str(model), num_beams=1, min_new_tokens=2,
+                               max_new_tokens=4, settle_seconds=0.3)
+    stop, clock, exit_code = threading.Event(), FakeClock(0.0, real=True), []
+    runner = threading.Thread(target=lambda: exit_code.append(
+        daemon.run(Engine(settings), [str(pics)], stop=stop, clock=clock)))
+    with caplog.at_level("INFO"):
+        runner.start()
+        try:
+            assert wait_for(lambda: "photos stay queued, retrying in 60 s" in caplog.text, timeout=60)
+            shutil.copytree(tiny_blip_dir, model)
+            clock.advance(daemon.MODEL_RETRY_SECONDS)      # instead of a minute's wait
+            conn = db.connect(tmp_path / "lib.db")
+            assert wait_for(lambda: photos.counts(conn)["captioned"] == 3, timeout=60), photos.counts(conn)
+        finally:
+            stop.set()
+            runner.join(30)
+    assert exit_code == [0] and not runner.is_alive()
