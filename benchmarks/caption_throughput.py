@@ -109,7 +109,7 @@ def photocap(folder: Path, device: str, warm: Path, precision: str, batch_size: 
     import torch
 
     from photocap.library.images import open_image
-    from photocap.vision.captioner import CaptionOptions, Captioner
+    from photocap.vision.captioner import Captioner, CaptionOptions
     from photocap.vision.loader import load
 
     loaded = load(str(folder), device=device, precision=precision)

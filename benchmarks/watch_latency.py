@@ -27,11 +27,12 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
+from tiny_models import build_tiny_blip  # noqa: E402
+
 from photocap import config  # noqa: E402
 from photocap.engine import Engine  # noqa: E402
 from photocap.librarian import Librarian  # noqa: E402
 from photocap.library import search  # noqa: E402
-from tiny_models import build_tiny_blip  # noqa: E402
 
 
 def make_files(folder: Path, n: int, prefix: str) -> list[Path]:
@@ -159,7 +160,8 @@ def main() -> None:
             watch_s = time.perf_counter() - t0
         ratio = index_s / watch_s
         print(f"latency, last byte to found by search, model time excluded (settle {base.settle_seconds} s):")
-        print(f"  p50 {lat_p50 * 1000:.0f} ms, max {lat_max * 1000:.0f} ms over {len(latencies)} files (goal < 2000 ms)")
+        print(f"  p50 {lat_p50 * 1000:.0f} ms, max {lat_max * 1000:.0f} ms over {len(latencies)} files"
+              " (goal < 2000 ms)")
         print(f"burst of {args.files} files: photocap index {index_s:.1f} s ({args.files / index_s:.1f}/s), "
               f"watched folder {watch_s:.1f} s ({args.files / watch_s:.1f}/s)")
         print(f"throughput ratio watch / index: {ratio:.2f} (goal >= 0.9)")

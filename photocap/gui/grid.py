@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QKeyEvent, QPainter, QPalette
-from PySide6.QtWidgets import (QAbstractItemView, QListView, QStyle, QStyledItemDelegate,
-                               QStyleOptionViewItem)
+from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from photocap.gui.library_model import CellRole, PhotoIdRole
 

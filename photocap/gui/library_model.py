@@ -12,9 +12,9 @@ from collections import OrderedDict
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QPersistentModelIndex, Qt, Signal
 
+from photocap.gui.thumbnails import ThumbnailLoader, thumbnail_key
 from photocap.library import browse
 from photocap.library.browse import PhotoSummary
-from photocap.gui.thumbnails import ThumbnailLoader, thumbnail_key
 
 PAGE_SIZE = 200
 PAGES_KEPT = 24
@@ -23,6 +23,8 @@ PhotoIdRole = Qt.ItemDataRole.UserRole + 1
 # Everything a cell paints, in one call: (PhotoSummary, thumbnail QPixmap or None, why there is
 # no thumbnail or ""). Each data() call costs more than the rest of the cell's painting.
 CellRole = Qt.ItemDataRole.UserRole + 2
+
+_NO_PARENT = QModelIndex()      # a list has no parent: the invalid index, made once
 
 class LibraryModel(QAbstractListModel):
     """Rows are photo ids in query order; the GUI-thread connection reads one page at a time."""
@@ -43,7 +45,7 @@ class LibraryModel(QAbstractListModel):
 
     # ---- Qt model API ---------------------------------------------------------------------------
 
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = _NO_PARENT) -> int:
         return 0 if parent.isValid() else len(self._ids)
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole):

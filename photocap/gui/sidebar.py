@@ -6,11 +6,18 @@ import os
 from typing import Callable
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
-from photocap.library.browse import FolderStats
 from photocap.library import paths
+from photocap.library.browse import FolderStats
 
 ValueRole = Qt.ItemDataRole.UserRole + 1
 

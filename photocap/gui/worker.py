@@ -25,7 +25,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 from photocap.config import Settings
 from photocap.gui import priority
 from photocap.library import photos
-from photocap.vision.registry import ModelUnavailable     # torch-free; the loader raises it
+from photocap.vision.registry import ModelUnavailable  # torch-free; the loader raises it
 
 log = logging.getLogger(__name__)
 
