@@ -12,7 +12,6 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import pytest
-
 from tiny_models import *  # noqa: E402,F401,F403  (session fixtures: tiny_blip_dir, tiny_vqa_dir, ...)
 
 

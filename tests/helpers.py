@@ -58,11 +58,16 @@ def shade_color(shade: int) -> tuple[int, int, int]:
     return (shade * 37) % 256, (shade * 91) % 256, (shade * 13) % 256
 
 
-def jpeg(path: Path, color: Color = "red", size: tuple[int, int] = (64, 48), **save: Any) -> Path:
-    """One real JPEG of one colour at path (its folder is made); `save` goes to PIL (exif, quality)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.new("RGB", size, color).save(path, "JPEG", **save)
-    return path
+def jpeg(path: Path | str, color: Color = "red", size: tuple[int, int] = (64, 48), *, quality: int = 90,
+         **save: Any) -> str:
+    """One real JPEG of one colour at path (its folder is made); returns the path as a string.
+
+    `save` goes to PIL (exif=...); options given as None are left out.
+    """
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    options = {k: v for k, v in save.items() if v is not None}
+    Image.new("RGB", size, color).save(path, "JPEG", quality=quality, **options)
+    return str(path)
 
 
 def jpeg_bytes(color: Color = "red", size: tuple[int, int] = (320, 240)) -> bytes:
@@ -87,7 +92,7 @@ def make_photos(folder: Path, n: int, *, start: int = 0, shade: int = 0, size: t
     made = []
     for i in range(start, start + n):
         r, g, b = shade_color(i)
-        made.append(jpeg(folder / name.format(i), ((r + shade) % 256, g, (b + shade) % 256), size))
+        made.append(Path(jpeg(folder / name.format(i), ((r + shade) % 256, g, (b + shade) % 256), size)))
     return made
 
 

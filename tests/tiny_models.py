@@ -119,8 +119,8 @@ def build_tiny_vqa(path: Path) -> Path:
 
 def _byte_level_tokenizer():
     """An OPT-style byte-level BPE tokenizer: every byte is a token, plus OPT's special tokens."""
-    from transformers import GPT2Tokenizer
     # GPT-2 maps bytes to printable characters; reuse its table so decoding round-trips.
+    from transformers import GPT2Tokenizer
     from transformers.convert_slow_tokenizer import bytes_to_unicode
 
     specials = ["<s>", "<pad>", "</s>", "<unk>"]

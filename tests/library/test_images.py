@@ -11,6 +11,7 @@ import time
 import zlib
 
 import pytest
+from helpers import noise_jpeg
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image, JpegImagePlugin
@@ -30,13 +31,6 @@ def two_halves(size=(40, 20)) -> Image.Image:
     im = Image.new("RGB", size, BLUE)
     im.paste(RED, (0, 0, size[0] // 2, size[1]))
     return im
-
-
-def noise_jpeg(path, size=(1200, 900), quality=90):
-    rnd = random.Random(1)
-    im = Image.frombytes("RGB", size, rnd.randbytes(size[0] * size[1] * 3))
-    im.save(path, quality=quality)
-    return path
 
 
 def test_plain_jpeg_is_rgb(tmp_path):

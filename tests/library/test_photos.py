@@ -134,7 +134,7 @@ def test_non_utf8_path_round_trips(conn):
 
 
 def test_counts(conn):
-    a, b, c = add(conn, "/p/a.jpg", "a"), add(conn, "/p/b.jpg", "b"), add(conn, "/p/c.jpg", "c")
+    a, b, _ = add(conn, "/p/a.jpg", "a"), add(conn, "/p/b.jpg", "b"), add(conn, "/p/c.jpg", "c")
     photos.set_auto_captions(conn, a, ["x"], model="m")
     photos.set_status(conn, b, "failed", "not an image")
     assert photos.counts(conn) == {"photos": 3, "captioned": 1, "pending": 1, "failed": 1, "missing": 0}

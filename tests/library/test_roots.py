@@ -4,7 +4,7 @@ import os
 import subprocess
 
 import pytest
-from PIL import Image
+from helpers import jpeg as make_jpeg
 
 from photocap.library import db, photos, roots, scan
 from photocap.library.db import LibraryError
@@ -16,9 +16,7 @@ def conn(tmp_path):
 
 
 def jpeg(path, color="red"):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    Image.new("RGB", (32, 24), color).save(path, "JPEG")
-    return str(path)
+    return make_jpeg(path, color, (32, 24))
 
 
 def root_paths(conn):

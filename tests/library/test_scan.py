@@ -5,6 +5,7 @@ import shutil
 import subprocess
 
 import pytest
+from helpers import jpeg
 from PIL import Image
 
 from photocap.library import db, photos, roots, scan
@@ -13,14 +14,6 @@ from photocap.library import db, photos, roots, scan
 @pytest.fixture
 def conn(tmp_path):
     return db.connect(tmp_path / "lib.db")
-
-
-def jpeg(path, color="red", size=(64, 48), exif=None):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    img = Image.new("RGB", size, color)
-    kwargs = {"exif": exif} if exif is not None else {}
-    img.save(path, "JPEG", **kwargs)
-    return path
 
 
 def statuses(conn):

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 
 import pytest
+from helpers import jpeg
 from PIL import Image
 
 from photocap.library import db, photos, scan, xmp
@@ -19,11 +20,6 @@ def read_with_exiftool(path):
     out = subprocess.run(["exiftool", "-j", "-XMP-dc:Description", "-XMP-dc:Subject", str(path)],
                          capture_output=True, text=True, check=True).stdout
     return json.loads(out)[0]
-
-
-def jpeg(path, color="red"):
-    Image.new("RGB", (64, 48), color).save(path, "JPEG", quality=90)
-    return str(path)
 
 
 @exiftool

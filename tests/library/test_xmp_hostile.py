@@ -8,6 +8,7 @@ import sys
 import textwrap
 
 import pytest
+from helpers import jpeg
 from PIL import Image
 from xmp_helpers import readonly_folder
 
@@ -15,11 +16,6 @@ from photocap.library import db, photos, scan, xmp
 
 posix_only = pytest.mark.skipif(os.name != "posix", reason="POSIX files (FIFOs, owners, modes)")
 root_only = pytest.mark.skipif(os.name != "posix" or os.geteuid() != 0, reason="changing owners needs root")
-
-
-def jpeg(path, color="red"):
-    Image.new("RGB", (64, 48), color).save(path, "JPEG", quality=90)
-    return str(path)
 
 
 def entity_sidecar(refs: int = 2000, width: int = 500) -> bytes:
