@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+from helpers import run_photocap, start_photocap, tiny_model_env, wait_for_line
 from PIL import Image
 
 from photocap import cli
@@ -140,15 +141,12 @@ def test_a_lower_longest_on_the_command_line_lowers_the_saved_shortest(tmp_path,
 
 
 def photocap(env, *args, timeout=180):
-    return subprocess.run([sys.executable, "-m", "photocap", *args], env=env, capture_output=True,
-                          text=True, timeout=timeout)
+    return run_photocap(env, *args, timeout=timeout)
 
 
 @pytest.fixture
 def env(tmp_path, tiny_blip_dir):
-    return {**os.environ, "PHOTOCAP_DB": str(tmp_path / "lib.db"), "PHOTOCAP_MODEL": str(tiny_blip_dir),
-            "PHOTOCAP_NUM_BEAMS": "1", "PHOTOCAP_MIN_NEW_TOKENS": "2", "PHOTOCAP_MAX_NEW_TOKENS": "4",
-            "PYTHONUNBUFFERED": "1"}
+    return tiny_model_env(tmp_path / "lib.db", tiny_blip_dir)
 
 
 def library_counts(env):
@@ -171,14 +169,9 @@ def test_index_beyond_the_models_length_keeps_photos_queued_with_the_range(pics,
 @pytest.mark.timeout(120)
 def test_watch_beyond_the_models_length_keeps_running_and_photos_queued(pics, env):
     env = {**env, "PHOTOCAP_MAX_NEW_TOKENS": "100", "PHOTOCAP_SETTLE_SECONDS": "0.3"}
-    daemon = subprocess.Popen([sys.executable, "-m", "photocap", "watch", str(pics)], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    daemon = start_photocap(env, "watch", str(pics))
     try:
-        lines = []
-        for line in daemon.stdout:               # the daemon logs, then waits to retry
-            lines.append(line)
-            if "photos stay queued" in line:
-                break
+        lines = wait_for_line(daemon, "photos stay queued")     # the daemon logs, then waits to retry
         assert "use 1 to 64" in lines[-1], "".join(lines)
         assert daemon.poll() is None            # still watching
         daemon.send_signal(signal.SIGTERM)

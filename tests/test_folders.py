@@ -7,21 +7,19 @@ import subprocess
 import sys
 
 import pytest
+from helpers import make_photos as shared_make_photos
+from helpers import run_photocap
 from PIL import Image
 
 from photocap import cli
 
 
 def make_photos(folder, n, shade=0):
-    folder.mkdir(parents=True, exist_ok=True)
-    for i in range(n):
-        color = ((shade + i * 37) % 256, (i * 91) % 256, shade % 256)     # every photo different
-        Image.new("RGB", (24, 16), color).save(folder / f"p{i}.jpg")
+    return shared_make_photos(folder, n, shade=shade, size=(24, 16), name="p{}.jpg")
 
 
 def photocap(db, *args, timeout=120):
-    return subprocess.run([sys.executable, "-m", "photocap", "--db", str(db), *args], capture_output=True,
-                          text=True, timeout=timeout)
+    return run_photocap(None, "--db", str(db), *args, timeout=timeout)
 
 
 def folders_json(db, capsys):

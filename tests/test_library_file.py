@@ -1,38 +1,19 @@
 """The library file itself, as users meet it: deleted under a running daemon, empty, new."""
 
 import os
-import subprocess
-import sys
-import time
 
 import pytest
+from helpers import run_photocap, start_photocap, tiny_model_env, wait_for_line
 from PIL import Image
 
 
 @pytest.fixture
 def env(tmp_path, tiny_blip_dir):
-    return {**os.environ, "PHOTOCAP_DB": str(tmp_path / "data" / "library.db"),
-            "PHOTOCAP_MODEL": str(tiny_blip_dir), "PHOTOCAP_NUM_BEAMS": "1", "PHOTOCAP_MIN_NEW_TOKENS": "2",
-            "PHOTOCAP_MAX_NEW_TOKENS": "4", "PHOTOCAP_SETTLE_SECONDS": "0.2", "PYTHONUNBUFFERED": "1"}
+    return tiny_model_env(tmp_path / "data" / "library.db", tiny_blip_dir, SETTLE_SECONDS="0.2")
 
 
 def photocap(env, *args):
-    return subprocess.run([sys.executable, "-m", "photocap", *args], env=env, capture_output=True,
-                          text=True, timeout=120)
-
-
-def wait_for_line(proc, text, timeout=90.0) -> list[str]:
-    """Lines the process printed, up to and including the first that contains `text`."""
-    seen = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        seen.append(line)
-        if text in line:
-            return seen
-    raise AssertionError(f"no {text!r} in the daemon's output:\n{''.join(seen)}")
+    return run_photocap(env, *args, timeout=120)
 
 
 @pytest.mark.timeout(180)
@@ -41,8 +22,7 @@ def test_deleting_the_library_under_watch_stops_the_daemon_with_one_line(tmp_pat
     pics.mkdir()
     Image.new("RGB", (32, 24), "red").save(pics / "first.jpg")
     db_path = env["PHOTOCAP_DB"]
-    proc = subprocess.Popen([sys.executable, "-m", "photocap", "watch", str(pics)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = start_photocap(env, "watch", str(pics))
     try:
         wait_for_line(proc, "captioned 1")
         for name in os.listdir(os.path.dirname(db_path)):       # what a user's `rm library.db*` does

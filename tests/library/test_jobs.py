@@ -7,6 +7,7 @@ import socket
 import time
 
 import pytest
+from helpers import wait_for
 
 from photocap.library import db, jobs, photos, processes
 
@@ -209,9 +210,7 @@ def test_index_after_a_worker_was_killed_captions_everything_without_a_lease_wai
     worker = subprocess.Popen([sys.executable, "-m", "photocap", "watch", "--once", str(pics)], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 150
-        while not (path.exists() and _captioned(path)) and time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait_for(lambda: path.exists() and _captioned(path), timeout=150, interval=0.1)
     finally:
         worker.send_signal(signal.SIGKILL)
         worker.wait(timeout=30)
