@@ -138,6 +138,20 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE roots ADD COLUMN dev INTEGER;
     """,
+    # 4: image embeddings, one per photo (the current embedding model's), the source of truth for
+    # vector search (any ANN index beside the library is a cache of it: photocap.library.vectors).
+    # vector: float16 little-endian of the L2-normalised vector. created_at only grows in commit
+    # order within a model (vectors.put), so "created_at > the index's newest" is what an index lacks.
+    """
+    CREATE TABLE embeddings (
+        photo_id INTEGER PRIMARY KEY REFERENCES photos(id) ON DELETE CASCADE,
+        model TEXT NOT NULL,
+        dim INTEGER NOT NULL,
+        vector BLOB NOT NULL,
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX embeddings_model ON embeddings(model, created_at);
+    """,
 ]
 
 
