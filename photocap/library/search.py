@@ -117,6 +117,8 @@ class Hit:
     taken_at: str | None
     score: float                # -bm25 (higher is better); 0.0 for filter-only listings
     status: str
+    semantic_score: float | None = None     # hybrid search: cosine with the query's text embedding
+    keyword_rank: int | None = None         # hybrid search: 1-based place in the keyword ranking
 
 
 class _Plan:
@@ -394,6 +396,11 @@ def _hits(conn: sqlite3.Connection, scored: list[tuple[int, float]]) -> list[Hit
 
 
 # ---- public API ---------------------------------------------------------------------------------
+
+def hits(conn: sqlite3.Connection, scored: list[tuple[int, float]]) -> list[Hit]:
+    """The hits of (photo id, score) pairs, in that order (a photo deleted meanwhile is left out)."""
+    return _hits(conn, scored)
+
 
 # How a query is answered (`Explanation.route`).
 NOTHING = "nothing"        # no photo can match (text without words, no status left)

@@ -193,7 +193,8 @@ def exact(conn: sqlite3.Connection, model: str, q: np.ndarray, limit: int,
 
 # ---- the ANN cache index ------------------------------------------------------------------------
 
-def _faiss() -> Any | None:
+def faiss_module() -> Any | None:
+    """faiss, or None when it is not installed (said once in the log)."""
     global _faiss_warned
     try:
         import faiss
@@ -411,7 +412,7 @@ def knn(conn: sqlite3.Connection, model: str, query: Any, *, limit: int,
         return exact(conn, model, q, limit, candidates)
     if candidates is None and _count_upto(conn, model, len(q), EXACT_MAX + 1) <= EXACT_MAX:
         return exact(conn, model, q, limit)
-    faiss = _faiss()
+    faiss = faiss_module()
     if faiss is None:
         return exact(conn, model, q, limit, candidates)
     allowed = None if candidates is None else {int(i) for i in candidates}
