@@ -385,7 +385,7 @@ def _ann_search(faiss: Any, conn: sqlite3.Connection, model: str, q: np.ndarray,
         k = min(k, total)
         nlist = ann.index.nlist
         # Enough lists to hold k vectors several times over (clusters are uneven).
-        ann.index.nprobe = int(min(nlist, max(nlist // 32, 8, math.ceil(4 * k * nlist / total))))
+        ann.index.nprobe = int(min(nlist, max(nlist // 16, 8, math.ceil(4 * k * nlist / total))))
         _, found = ann.index.search(q.reshape(1, -1), k)
         ids = [int(i) for i in found[0] if i >= 0]
         kept = [i for i in ids if allowed is None or i in allowed]
