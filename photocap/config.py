@@ -154,6 +154,7 @@ class Settings:
     db: str = ""                     # empty: library.db in the user data dir
     model: str = "blip-base"         # caption model: preset name or save_pretrained folder
     vqa_model: str = ""              # question model; empty: blip-vqa, or the caption model if it can ask
+    embed_model: str = "blip-itm-base"  # search model (image and text embeddings): preset name or folder
     device: str = "auto"             # DEVICES
     precision: str = "auto"          # PRECISIONS
     batch_size: int = 8

@@ -199,3 +199,95 @@ def tiny_vqa_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_blip2_dir(tmp_path_factory) -> Path:
     return build_tiny_blip2(tmp_path_factory.mktemp("tiny-blip2"))
+
+
+# Embedding models (issue 11): BLIP retrieval and SigLIP2, as tiny as the models above.
+
+def build_tiny_blip_itm(path: Path) -> Path:
+    """A BLIP retrieval model (BlipForImageTextRetrieval) saved in `path`."""
+    return _build_blip(path, "BlipForImageTextRetrieval")
+
+
+def _gemma_style_tokenizer(naflex: bool):
+    """SigLIP2's kind of tokenizer (Gemma: BPE with byte fallback, right padding): letters, the words
+    above as merges, and the 256 byte tokens. NaFlex folders use Siglip2Tokenizer, which lowercases;
+    the fixed-resolution checkpoints ship GemmaTokenizer, which does not."""
+    from transformers import GemmaTokenizer
+    from transformers.models.siglip2.tokenization_siglip2 import Siglip2Tokenizer
+
+    vocab: dict[str, int] = {}
+    for token in ["<pad>", "<eos>", "<bos>", "<unk>", "<mask>", *(f"<0x{i:02X}>" for i in range(256))]:
+        vocab[token] = len(vocab)
+    for char in "▁abcdefghijklmnopqrstuvwxyz":
+        vocab.setdefault(char, len(vocab))
+    merges = []
+    for word in dict.fromkeys(_WORDS):
+        piece = "▁"
+        for char in word:
+            if piece + char not in vocab:
+                merges.append((piece, char))
+                vocab[piece + char] = len(vocab)
+            piece += char
+    tokenizer_class = Siglip2Tokenizer if naflex else GemmaTokenizer
+    return tokenizer_class(vocab=vocab, merges=merges, padding_side="right")
+
+
+def build_tiny_siglip2(path: Path, naflex: bool = False) -> Path:
+    """A SigLIP2 saved in `path` like google/siglip2-base-patch16-256 (SiglipModel, SiglipProcessor,
+    Gemma tokenizer), or with `naflex` like the NaFlex checkpoints (Siglip2Model, Siglip2Processor)."""
+    import torch
+    import transformers
+
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    tokenizer = _gemma_style_tokenizer(naflex)
+    text = dict(vocab_size=len(tokenizer), hidden_size=_HIDDEN, intermediate_size=64, num_hidden_layers=2,
+                num_attention_heads=2, max_position_embeddings=64, pad_token_id=tokenizer.pad_token_id,
+                bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)
+    vision = {**_vision(), "initializer_range": 0.2}
+    if naflex:
+        from transformers.models.siglip2.image_processing_pil_siglip2 import Siglip2ImageProcessorPil
+
+        # Siglip2Processor passes its own patch size and budget (16 px, 256 patches) to the image processor.
+        del vision["image_size"]
+        vision.update(patch_size=16, num_patches=256)
+        config = transformers.Siglip2Config(text_config=text, vision_config=vision)
+        image_processor = Siglip2ImageProcessorPil(patch_size=16, max_num_patches=256)
+        processor = transformers.Siglip2Processor(image_processor=image_processor, tokenizer=tokenizer)
+        model_class = transformers.Siglip2Model
+    else:
+        from transformers.models.siglip.image_processing_pil_siglip import SiglipImageProcessorPil
+
+        config = transformers.SiglipConfig(text_config=text, vision_config=vision)
+        image_processor = SiglipImageProcessorPil(size={"height": TINY_IMAGE_SIZE, "width": TINY_IMAGE_SIZE})
+        processor = transformers.SiglipProcessor(image_processor=image_processor, tokenizer=tokenizer)
+        model_class = transformers.SiglipModel
+    torch.manual_seed(0)
+    model = model_class(config).eval()
+    model.save_pretrained(path, safe_serialization=True)
+    processor.save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_itm_dir(tmp_path_factory) -> Path:
+    return build_tiny_blip_itm(tmp_path_factory.mktemp("tiny-blip-itm"))
+
+
+@pytest.fixture(scope="session")
+def tiny_siglip2_dir(tmp_path_factory) -> Path:
+    return build_tiny_siglip2(tmp_path_factory.mktemp("tiny-siglip2"))
+
+
+@pytest.fixture(scope="session")
+def tiny_siglip2_naflex_dir(tmp_path_factory) -> Path:
+    return build_tiny_siglip2(tmp_path_factory.mktemp("tiny-siglip2-naflex"), naflex=True)
+
+
+__all__ += [
+    "build_tiny_blip_itm",
+    "build_tiny_siglip2",
+    "tiny_itm_dir",
+    "tiny_siglip2_dir",
+    "tiny_siglip2_naflex_dir",
+]

@@ -26,6 +26,7 @@ def models() -> argparse.ArgumentParser:
                    "or a folder made with save_pretrained")
     g.add_argument("--vqa-model", metavar="NAME_OR_DIR", help="question model (default: blip-vqa, or "
                    "the caption model when it can answer)")
+    add_embed_model(g)
     g.add_argument("--device", choices=config.DEVICES)
     g.add_argument("--precision", choices=config.PRECISIONS)
     g.add_argument("--batch-size", type=checked("batch_size"), metavar="N", help=allowed("batch_size"))
@@ -50,6 +51,20 @@ def models() -> argparse.ArgumentParser:
     return p
 
 
+def embedding() -> argparse.ArgumentParser:
+    """--embed-model alone, for commands that search by meaning but caption nothing (search, similar, ...)."""
+    p = argparse.ArgumentParser(add_help=False)
+    add_embed_model(p)
+    return p
+
+
+def add_embed_model(group: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    group.add_argument("--embed-model", metavar="NAME_OR_DIR",
+                       help="search model, for finding photos by what they show: blip-itm-base (default), "
+                            "blip-itm-large, siglip2-base (many languages), or a folder made with save_pretrained "
+                            "(env PHOTOCAP_EMBED_MODEL)")
+
+
 def checked(name: str) -> Callable[[str], Any]:
     """An argparse type for a setting: its value, or "argument --num-beams: must be ... not 20"."""
     def parse(text: str) -> Any:
@@ -65,7 +80,8 @@ def allowed(name: str) -> str:
     return config.LIMITS[name].describe()
 
 
-MODEL_FIELDS = ("model", "vqa_model", "device", "precision", "batch_size", *config.CAPTION_OPTIONS)
+MODEL_FIELDS = ("model", "vqa_model", "embed_model", "device", "precision", "batch_size",
+                *config.CAPTION_OPTIONS)
 
 
 def settings_changes(args: argparse.Namespace) -> dict:

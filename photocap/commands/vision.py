@@ -86,11 +86,13 @@ def cmd_models(args, engine) -> int:
         print(json.dumps(models, indent=2, default=str))
         return 0
     for m in models:
-        size = f"{m['size'] / 1e6:,.0f} MB" if m.get("size") else "-"
-        can = ", ".join(k for k, flag in (("caption", m["can_caption"]), ("questions", m["can_ask"])) if flag)
+        size = f"{m['size_bytes'] / 1e6:,.0f} MB" if m.get("size_bytes") else "-"
+        uses = (("caption", m["can_caption"]), ("questions", m["can_ask"]), ("search", m["can_embed"]))
+        can = ", ".join(use for use, flag in uses if flag)
         state = "present" if m["present"] else "not downloaded"
         print(f"{m['name']:<15} {state:<15} {size:>10}  {can:<18} {m['source']}")
-    print("\nget one with `photocap models pull NAME`, or pass a folder made with save_pretrained to --model")
+    print("\nget one with `photocap models pull NAME`, or pass a folder made with save_pretrained to --model "
+          "(captions) or --embed-model (search)")
     return 0
 
 

@@ -28,10 +28,12 @@ BEAMS, SAMPLING = "Beam search", "Sampling (more varied)"
 WATCHING_FIELDS = ("settle_seconds", "reconcile_minutes")
 
 
-def model_presets() -> tuple[list[str], list[str]]:
-    """Preset names that caption, and those that answer questions (no disk access: no waiting)."""
+def model_presets() -> tuple[list[str], list[str], list[str]]:
+    """Preset names that caption, those that answer questions, and those that embed photos for search
+    (no disk access: no waiting)."""
     from photocap.vision.registry import PRESETS
-    return ([n for n, s in PRESETS.items() if s.can_caption], [n for n, s in PRESETS.items() if s.can_ask])
+    return ([n for n, s in PRESETS.items() if s.can_caption], [n for n, s in PRESETS.items() if s.can_ask],
+            [n for n, s in PRESETS.items() if s.can_embed])
 
 
 class ModelChooser(QWidget):
@@ -111,7 +113,7 @@ class SettingsDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("photocap settings")
         s = settings
-        caption_names, ask_names = model_presets()
+        caption_names, ask_names, embed_names = model_presets()
         tabs = QTabWidget()
 
         models = QWidget()
@@ -120,6 +122,9 @@ class SettingsDialog(QDialog):
         form.addRow("Caption model", self.model)
         self.vqa_model = ModelChooser(ask_names, s.vqa_model, automatic=True)
         form.addRow("Question model", self.vqa_model)
+        self.embed_model = ModelChooser(embed_names, s.embed_model)
+        self.embed_model.setToolTip("Finds photos by what they show; siglip2-base understands many languages")
+        form.addRow("Search model", self.embed_model)
         self.device = _choice(DEVICES, s.device)
         form.addRow("Device", self.device)
         self.precision = _choice(PRECISIONS, s.precision)
@@ -181,6 +186,7 @@ class SettingsDialog(QDialog):
         """The fields of Settings this dialog sets."""
         return {
             "model": self.model.value(), "vqa_model": self.vqa_model.value(),
+            "embed_model": self.embed_model.value(),
             "device": self.device.currentText(), "precision": self.precision.currentText(),
             "batch_size": self.batch_size.value(), "prompt": self.prompt.text().strip(),
             "do_sample": self.decoding.currentText() == SAMPLING, "num_beams": self.num_beams.value(),

@@ -8,21 +8,31 @@ from __future__ import annotations
 
 import gc
 import logging
+import time
+from collections.abc import Callable
 
 from photocap.config import Settings
 from photocap.vision import loader, registry
 from photocap.vision.asker import Asker
 from photocap.vision.captioner import Captioner, CaptionOptions
+from photocap.vision.embedder import Embedder
 
 log = logging.getLogger(__name__)
 
+# A search model that failed to load is not tried again for this long: the caption loop asks for it every
+# batch, and a damaged folder costs a full read of its weights each time. One pulled meanwhile is found then.
+EMBED_RETRY_SECONDS = 60.0
+
 
 class ModelHost:
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, clock: Callable[[], float] = time.monotonic):
         self.settings = settings
+        self._clock = clock
         self._captioner: Captioner | None = None
         self._caption_model: loader.LoadedModel | None = None
         self._asker: Asker | None = None
+        self._embedder: Embedder | None = None
+        self._embed_failure: tuple[float, str] | None = None  # (when, the one-line reason)
 
     @property
     def caption_model_name(self) -> str:
@@ -61,6 +71,36 @@ class ModelHost:
             self._asker = Asker(loaded)
         return self._asker
 
+    def embed_model_name(self) -> str:
+        """The id vectors of the search model are stored under ("blip-itm-base", "local:/abs/folder"),
+        without loading anything: searches filter on it even when the model is missing."""
+        return registry.model_id(self.settings.embed_model)
+
+    def embedder(self) -> Embedder:
+        """The search model, loaded once; ModelUnavailable (one line saying how to get it) when it cannot be."""
+        if self._embedder is None:
+            failure = self._embed_failure
+            if failure is not None and self._clock() - failure[0] < EMBED_RETRY_SECONDS:
+                raise registry.ModelUnavailable(failure[1])
+            try:
+                self._embedder = self._load_embedder()
+            except registry.ModelUnavailable as exc:
+                self._embed_failure = (self._clock(), str(exc))
+                raise
+            self._embed_failure = None
+        return self._embedder
+
+    def _load_embedder(self) -> Embedder:
+        name = self.settings.embed_model
+        spec = registry.resolve(name)
+        if not spec.can_embed:  # refused before its weights are read
+            raise registry.ModelUnavailable(
+                f"model {spec.name} cannot embed photos for search; set the search model (embed_model, "
+                "--embed-model) to an embedding model such as blip-itm-base, blip-itm-large or siglip2-base")
+        loaded = loader.load(spec, device=self.settings.device, precision=self.settings.precision)
+        log.info("search model %s on %s (%s)", loaded.spec.name, loaded.device, loaded.dtype)
+        return Embedder(loaded, batch_size=self.settings.batch_size)
+
     def describe(self) -> str:
         """What is loaded, for status lines: "blip-base on cpu (bfloat16)"."""
         cap = self._captioner
@@ -73,6 +113,8 @@ class ModelHost:
         self._captioner = None
         self._caption_model = None
         self._asker = None
+        self._embedder = None
+        self._embed_failure = None
         gc.collect()
         try:
             import torch

@@ -28,7 +28,7 @@ class DeviceError(ValueError):
 
 @dataclass
 class LoadedModel:
-    model: Any  # a transformers BLIP / BLIP-2 model, in eval mode on `device`
+    model: Any  # a transformers BLIP / BLIP-2 / SigLIP model, in eval mode on `device`
     processor: Any  # its processor: tokenizer + image processor
     spec: ModelSpec
     device: str
@@ -44,7 +44,10 @@ class LoadedModel:
     @property
     def image_size(self) -> int:
         """The square side, in pixels, that the vision encoder takes."""
-        size = self.model.config.vision_config.image_size
+        vision = self.model.config.vision_config
+        size = getattr(vision, "image_size", None)
+        if size is None:  # SigLIP2 NaFlex: a budget of patches, about this square's worth
+            return int(vision.num_patches ** 0.5 * vision.patch_size)
         return int(max(size) if isinstance(size, (list, tuple)) else size)
 
 
@@ -131,6 +134,9 @@ def load(spec_or_name: ModelSpec | str, *, device: str = "auto", precision: str 
         "blip": transformers.BlipForConditionalGeneration,
         "blip-vqa": transformers.BlipForQuestionAnswering,
         "blip2": transformers.Blip2ForConditionalGeneration,
+        "blip-itm": transformers.BlipForImageTextRetrieval,
+        "siglip": transformers.SiglipModel,
+        "siglip2": transformers.Siglip2Model,
     }[spec.kind]
     where = f"{spec.name} from {folder}" if spec.local_dir is None else str(folder)
     verbosity = hf_logging.get_verbosity()
@@ -149,7 +155,7 @@ def load(spec_or_name: ModelSpec | str, *, device: str = "auto", precision: str 
     _check_complete(where, info)
     _check_tokenizer(where, folder, model, processor)
     model.to(device).eval()
-    if spec.kind in ("blip", "blip-vqa"):
+    if spec.kind in ("blip", "blip-vqa", "blip-itm"):
         _fused_vision_attention(model)
     if spec.kind == "blip2":
         processor.tokenizer.padding_side = "left"  # decoder-only LMs continue from the right edge

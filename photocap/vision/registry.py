@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_MODEL = "blip-base"
+DEFAULT_EMBED_MODEL = "blip-itm-base"
+LOCAL_PREFIX = "local:"  # model ids of local folders: "local:<absolute folder>"
 # Weights only as safetensors: a .bin file is a pickle and can run code when loaded.
 DOWNLOAD_PATTERNS = ["*.safetensors", "*.json", "*.txt", "*.model"]
 
@@ -23,11 +25,14 @@ class ModelUnavailable(Exception):
 class ModelSpec:
     name: str
     source: str  # hub id, or the local folder as a string
-    kind: str  # "blip" (captions), "blip-vqa" (answers), "blip2" (both)
+    # "blip" (captions), "blip-vqa" (answers), "blip2" (both); embeddings: "blip-itm" (BLIP retrieval),
+    # "siglip" (SigLIP and SigLIP2 at a fixed resolution), "siglip2" (SigLIP2 NaFlex)
+    kind: str
     can_caption: bool
     can_ask: bool
     approx_size_mb: int
     local_dir: Path | None = None
+    can_embed: bool = False
 
 
 PRESETS = {
@@ -38,12 +43,21 @@ PRESETS = {
         ModelSpec("blip-vqa", "Salesforce/blip-vqa-base", "blip-vqa", False, True, 1540),
         ModelSpec("blip2-opt", "Salesforce/blip2-opt-2.7b", "blip2", True, True, 15500),
         ModelSpec("blip2-flan-t5", "Salesforce/blip2-flan-t5-xl", "blip2", True, True, 15800),
+        ModelSpec("blip-itm-base", "Salesforce/blip-itm-base-coco", "blip-itm", False, False, 900, can_embed=True),
+        ModelSpec("blip-itm-large", "Salesforce/blip-itm-large-coco", "blip-itm", False, False, 1890,
+                  can_embed=True),
+        # The fixed-resolution SigLIP2 checkpoints are saved as SiglipModel (model_type "siglip").
+        ModelSpec("siglip2-base", "google/siglip2-base-patch16-256", "siglip", False, False, 1510, can_embed=True),
     )
 }
+EMBED_KINDS = ("blip-itm", "siglip", "siglip2")
 
 
 def resolve(name_or_dir: str) -> ModelSpec:
-    """The spec for a preset name, a preset's hub id, or a folder made with save_pretrained."""
+    """The spec for a preset name, a preset's hub id, or a folder made with save_pretrained (its path, or
+    its model id "local:<folder>")."""
+    if name_or_dir.startswith(LOCAL_PREFIX):
+        name_or_dir = name_or_dir[len(LOCAL_PREFIX):]
     if name_or_dir in PRESETS:
         return PRESETS[name_or_dir]
     for spec in PRESETS.values():
@@ -70,18 +84,53 @@ def _folder_spec(folder: Path) -> ModelSpec:
     model_type = config.get("model_type")
     architectures = config.get("architectures") or []
     size_mb = sum(p.stat().st_size for p in folder.glob("*.safetensors")) // 1_000_000
-    if model_type == "blip" and "BlipForQuestionAnswering" in architectures:
-        kind, caption, ask = "blip-vqa", False, True
-    elif model_type == "blip" and architectures in ([], ["BlipForConditionalGeneration"]):
-        kind, caption, ask = "blip", True, False
-    elif model_type == "blip-2" and architectures in ([], ["Blip2ForConditionalGeneration"]):
-        kind, caption, ask = "blip2", True, True
-    else:
+    kind = _folder_kind(model_type, architectures)
+    if kind is None:
         found = ", ".join(architectures) or model_type or "unknown"
         raise ModelUnavailable(
-            f"{folder} holds a {found} model; photocap uses BLIP captioning, BLIP VQA or BLIP-2 models"
+            f"{folder} holds a {found} model; photocap uses BLIP captioning, BLIP VQA, BLIP-2, "
+            "BLIP retrieval (BlipForImageTextRetrieval) or SigLIP2 models"
         )
-    return ModelSpec(str(folder), str(folder), kind, caption, ask, size_mb, folder)
+    caption, ask = kind in ("blip", "blip2"), kind in ("blip-vqa", "blip2")
+    return ModelSpec(str(folder), str(folder), kind, caption, ask, size_mb, folder, can_embed=kind in EMBED_KINDS)
+
+
+def _folder_kind(model_type: object, architectures: list) -> str | None:
+    """The kind of model a config.json describes; None for one photocap cannot use."""
+    if model_type == "blip" and "BlipForQuestionAnswering" in architectures:
+        return "blip-vqa"
+    if model_type == "blip" and "BlipForImageTextRetrieval" in architectures:
+        return "blip-itm"
+    kinds = {  # (model_type, the one class saved): an empty list is a config saved on its own
+        "blip": ("blip", "BlipForConditionalGeneration"),
+        "blip-2": ("blip2", "Blip2ForConditionalGeneration"),
+        "siglip": ("siglip", "SiglipModel"),
+        "siglip2": ("siglip2", "Siglip2Model"),
+    }
+    kind, class_name = kinds.get(str(model_type), (None, None))
+    return kind if architectures in ([], [class_name]) else None
+
+
+def model_id(name_or_dir: str) -> str:
+    """The id stored with what a model made: its preset name, or "local:<absolute folder>".
+
+    Reads nothing from disk, so it is cheap enough to ask for every query, and it holds for a model that is
+    not downloaded yet. A preset's hub id is that preset.
+    """
+    text = name_or_dir.strip()
+    if text.startswith(LOCAL_PREFIX):
+        text = text[len(LOCAL_PREFIX):]
+    elif text in PRESETS:
+        return text
+    for spec in PRESETS.values():
+        if spec.source == text:
+            return spec.name
+    return LOCAL_PREFIX + str(Path(text).expanduser().resolve())
+
+
+def spec_id(spec: ModelSpec) -> str:
+    """model_id of a resolved spec."""
+    return spec.name if spec.local_dir is None else LOCAL_PREFIX + str(spec.local_dir.expanduser().resolve())
 
 
 def hub_cache() -> Path:
@@ -135,6 +184,7 @@ def list_models() -> list[dict]:
                 "approx_size_mb": spec.approx_size_mb,
                 "can_caption": spec.can_caption,
                 "can_ask": spec.can_ask,
+                "can_embed": spec.can_embed,
             }
         )
     return rows

@@ -14,7 +14,8 @@ from photocap.vision.registry import ModelUnavailable, find_local, list_models, 
 
 
 def test_presets():
-    assert set(registry.PRESETS) == {"blip-base", "blip-large", "blip-vqa", "blip2-opt", "blip2-flan-t5"}
+    assert set(registry.PRESETS) == {"blip-base", "blip-large", "blip-vqa", "blip2-opt", "blip2-flan-t5",
+                                     "blip-itm-base", "blip-itm-large", "siglip2-base"}
     assert registry.DEFAULT_MODEL == "blip-base"
     base = resolve("blip-base")
     assert base.source == "Salesforce/blip-image-captioning-base" and base.kind == "blip"
@@ -101,3 +102,60 @@ def test_registry_does_not_import_torch():
     code = "import sys, photocap.vision.registry; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_embedding_presets():
+    assert registry.DEFAULT_EMBED_MODEL == "blip-itm-base"
+    sources = {name: resolve(name).source for name in ("blip-itm-base", "blip-itm-large", "siglip2-base")}
+    assert sources == {"blip-itm-base": "Salesforce/blip-itm-base-coco",
+                       "blip-itm-large": "Salesforce/blip-itm-large-coco",
+                       "siglip2-base": "google/siglip2-base-patch16-256"}
+    embedders = {name for name, spec in registry.PRESETS.items() if spec.can_embed}
+    assert embedders == set(sources)
+    for name in sources:
+        spec = resolve(name)
+        assert not spec.can_caption and not spec.can_ask
+    assert resolve("google/siglip2-base-patch16-256").name == "siglip2-base"
+
+
+def test_local_embedding_folders_are_recognised(tiny_itm_dir, tiny_siglip2_dir, tiny_siglip2_naflex_dir):
+    kinds = {folder: resolve(str(folder)) for folder in (tiny_itm_dir, tiny_siglip2_dir, tiny_siglip2_naflex_dir)}
+    assert [(s.kind, s.can_embed, s.can_caption, s.can_ask) for s in kinds.values()] == [
+        ("blip-itm", True, False, False), ("siglip", True, False, False), ("siglip2", True, False, False)]
+    # A model id names the same folder again.
+    assert resolve(f"local:{tiny_itm_dir}").local_dir == tiny_itm_dir
+
+
+def test_caption_folders_do_not_embed(tiny_blip_dir, tiny_vqa_dir, tiny_blip2_dir):
+    assert not any(resolve(str(f)).can_embed for f in (tiny_blip_dir, tiny_vqa_dir, tiny_blip2_dir))
+
+
+def test_a_siglip_vision_tower_alone_is_not_an_embedding_model(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "siglip", "architectures": ["SiglipVisionModel"]}))
+    with pytest.raises(ModelUnavailable) as err:
+        resolve(str(tmp_path))
+    assert "SiglipVisionModel" in str(err.value) and "BlipForImageTextRetrieval" in str(err.value)
+
+
+def test_model_ids(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert registry.model_id("blip-itm-base") == "blip-itm-base"
+    assert registry.model_id("Salesforce/blip-itm-large-coco") == "blip-itm-large"
+    assert registry.model_id("models/mine") == f"local:{tmp_path / 'models' / 'mine'}"   # absolute, not yet there
+    assert registry.model_id(f"local:{tmp_path}/x/../y") == f"local:{tmp_path / 'y'}"
+
+
+def test_list_models_says_which_embed(tmp_path, monkeypatch, tiny_itm_dir):
+    cache = tmp_path / "hub"
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    _fake_hub_snapshot(cache, "Salesforce/blip-itm-base-coco", tiny_itm_dir)
+    rows = {row["name"]: row for row in list_models()}
+    assert rows["blip-itm-base"]["present"] and rows["blip-itm-base"]["can_embed"]
+    assert not rows["siglip2-base"]["present"] and rows["siglip2-base"]["can_embed"]
+    assert not rows["blip-base"]["can_embed"]
+
+
+def test_pull_offline_of_an_embedding_preset(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ModelUnavailable, match="photocap models pull siglip2-base"):
+        pull("siglip2-base")
