@@ -165,7 +165,26 @@ def _model_checks(settings: config.Settings) -> list[Check]:
         out.append(Check("caption model", settings.model, problem))
     except Exception as exc:  # noqa: BLE001 - shown as a problem line
         out.append(Check("caption model", settings.model, str(exc)))
+    out.append(embed_model_check(settings.embed_model))
     return out
+
+
+def embed_model_check(name: str) -> Check:
+    """The embedding model (search by meaning, similar photos, duplicates): present, or how to get it."""
+    from photocap.vision import registry
+    label = "embedding model"
+    try:
+        spec = registry.resolve(name)
+    except registry.ModelUnavailable as exc:
+        return Check(label, name, str(exc))
+    if not spec.can_embed:
+        return Check(label, name, f"{name} makes captions, not embeddings: choose blip-itm-base, "
+                                  "blip-itm-large or siglip2-base (--embed-model, setting embed_model)")
+    folder = registry.find_local(spec)
+    if folder is None or not registry.has_weights(folder):
+        return Check(label, name, f"not here, so photos are captioned but not searchable by meaning: "
+                                  f"`photocap models pull {spec.name}` (or --embed-model FOLDER)")
+    return Check(label, name)
 
 
 def report(settings: config.Settings) -> tuple[str, int]:

@@ -13,10 +13,11 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from photocap import config
-from photocap.library import db, jobs, photos, roots, scan, search
+from photocap.library import db, hybrid, jobs, paths, photos, roots, scan, vectors
+from photocap.library.search import Hit
 
 if TYPE_CHECKING:
     from photocap.vision.host import ModelHost
@@ -73,15 +74,85 @@ class Engine:
                  "photos": counts.get(r.id, (0, 0))[0], "missing": counts.get(r.id, (0, 0))[1]}
                 for r in roots.all_roots(self.conn)]
 
-    def search(self, query: str, *, limit: int = 50, offset: int = 0) -> list[search.Hit]:
-        return search.search(self.conn, query, limit=limit, offset=offset)
+    def search(self, query: str, *, limit: int = 50, offset: int = 0, mode: str = "hybrid",
+               sort: str = "relevance", on_note: Callable[[str], None] | None = None) -> list[Hit]:
+        """Keyword, semantic or hybrid search (hybrid.search). Without an embedding model or vectors, a
+        hybrid search is a keyword search and `on_note` is told why; a semantic one is an error."""
+        text_vector, model = None, None
+        if mode != "keyword":
+            try:
+                text_vector, model = self.query_vector(query)
+            except db.LibraryError as exc:
+                if mode == "semantic":
+                    raise
+                if on_note is not None:
+                    on_note(f"keyword search only: {exc}")
+                mode = "keyword"
+            if text_vector is None and mode == "hybrid":
+                mode = "keyword"                  # only filters: nothing to compare by meaning
+        return hybrid.search(self.conn, query, limit=limit, offset=offset, mode=mode, sort=sort,
+                             text_vector=text_vector, model=model)
+
+    def query_vector(self, query: str) -> tuple[Any, str]:
+        """The text embedding of a query's free text, and the model's id; (None, id) for a query of
+        filters only. LibraryError (one line) when no photo has a vector yet or the model is missing."""
+        from photocap.vision.registry import ModelUnavailable
+        model = self.embed_model_id()
+        if not vectors.count(self.conn, model):
+            raise db.LibraryError(f"no photo has an embedding of {model} yet "
+                                  "(`photocap index` makes them as it captions)")
+        text = hybrid.semantic_text(query)
+        if not text.strip():
+            return None, model
+        try:
+            embedder = self.models.embedder()
+        except ModelUnavailable as exc:
+            raise db.LibraryError(str(exc)) from None
+        return embedder.embed_texts([text])[0], model
+
+    def embed_model_id(self) -> str:
+        """The id vectors of the embedding model are stored under; no model is loaded."""
+        from photocap.vision import registry
+        return registry.model_id(self.settings.embed_model)
+
+    def photo_for(self, target: str | int) -> photos.Photo:
+        """A library photo by id or by path (a path that is a number is taken as a path first)."""
+        photo = None
+        if isinstance(target, str) and os.path.exists(target):
+            photo = photos.by_path(self.conn, os.path.abspath(target))
+        elif isinstance(target, int) or str(target).isdigit():
+            photo = photos.get(self.conn, int(target))
+        if photo is None:
+            raise db.LibraryError(f"{target} is not a photo of the library: add its folder with "
+                                  "`photocap index DIR`")
+        return photo
+
+    def similar(self, target: str | int, *, limit: int = 20) -> list[Hit]:
+        """The photos most like a library photo (by its stored vector), the photo itself left out."""
+        photo = self.photo_for(target)
+        model = self.embed_model_id()
+        if vectors.get(self.conn, photo.id, model) is None:
+            raise db.LibraryError(f"{paths.display(photo.path)} has no embedding of {model} yet: "
+                                  "`photocap index` makes it after captioning")
+        return hybrid.similar(self.conn, photo.id, model, limit=limit)
+
+    def duplicates(self, query: str = "", *, threshold: float = 0.95) -> list[list[Hit]]:
+        """Groups of near-duplicate photos among those `query` finds (all photos when empty)."""
+        model = self.embed_model_id()
+        if not vectors.count(self.conn, model):
+            raise db.LibraryError(f"no photo has an embedding of {model} yet "
+                                  "(`photocap index` makes them as it captions)")
+        return hybrid.duplicates(self.conn, query, model, threshold=threshold)
 
     def status(self) -> dict:
+        model = self.embed_model_id()
         return {
             "db": str(self.db_path),
             "roots": [{"path": r.path, "online": r.online, "last_scan": r.last_scan}
                       for r in roots.all_roots(self.conn)],
             **photos.counts(self.conn),
+            "embedded": vectors.count(self.conn, model),
+            "embed_model": model,
         }
 
     # ---- captions and questions ------------------------------------------------------------------

@@ -9,6 +9,9 @@ from photocap.commands import options
 from photocap.console import Progress, StatusLine, path_text, positive_int, printable, warn
 from photocap.library import paths
 
+SEARCH_MODES = ("hybrid", "keyword", "semantic")
+SEARCH_SORTS = ("relevance", "newest", "oldest")
+
 
 def register(sub: argparse._SubParsersAction, parents: list) -> None:
     p = sub.add_parser("index", parents=[*parents, options.models()],
@@ -24,11 +27,20 @@ def register(sub: argparse._SubParsersAction, parents: list) -> None:
                         "setting follow_links)")
     p.set_defaults(func=cmd_index)
 
-    p = sub.add_parser("search", parents=parents, help="search the library",
+    p = sub.add_parser("search", parents=[*parents, options.embedding()],
+                       help="search the library by words and by meaning",
                        description='Words (all must match), "exact phrase", OR, -exclude, prefix*, '
-                                   "and filters tag: folder: path: after:YYYY-MM-DD before: status:.")
+                                   "and filters tag: folder: path: after:YYYY-MM-DD before: status:. "
+                                   "By default the words are also compared by meaning with each photo "
+                                   "(hybrid): a photo of the sea is found by 'coast'.")
     p.add_argument("query", nargs="+", help="what to look for")
     p.add_argument("--limit", type=positive_int, default=20, help="how many results (default 20)")
+    p.add_argument("--mode", choices=SEARCH_MODES, default="hybrid",
+                   help="hybrid: words and meaning in one ranking (default; words only when there is no "
+                        "embedding model or no embeddings yet); keyword: the words only; semantic: "
+                        "meaning only")
+    p.add_argument("--sort", choices=SEARCH_SORTS, default="relevance",
+                   help="relevance (default), or newest / oldest first by the date taken")
     p.add_argument("--json", action="store_true", help="print a JSON list")
     p.set_defaults(func=cmd_search)
 
@@ -77,16 +89,15 @@ def caption_queue(engine) -> int:
     return 0
 
 
-def cmd_search(args, engine) -> int:
-    hits = engine.search(" ".join(args.query), limit=args.limit)
-    if args.json:
-        print(json.dumps([{"path": paths.display(h.path), "caption": h.caption, "tags": h.tags,
-                           "taken_at": h.taken_at, "score": round(h.score, 4), "status": h.status}
-                          for h in hits], indent=2, ensure_ascii=False))
-        return 0
-    if not hits:
-        print("no photos match")
-        return 0
+def hit_json(h) -> dict:
+    """A hit as `search --json` prints it (also `similar` and `duplicates`)."""
+    return {"path": paths.display(h.path), "caption": h.caption, "tags": h.tags, "taken_at": h.taken_at,
+            "score": round(h.score, 4), "status": h.status,
+            "semantic_score": None if h.semantic_score is None else round(h.semantic_score, 4),
+            "keyword_rank": h.keyword_rank}
+
+
+def print_hits(hits: list) -> None:
     for h in hits:
         # Paths, captions and tags come from files and their metadata: one hit, two lines, always.
         print(path_text(h.path))
@@ -94,6 +105,18 @@ def cmd_search(args, engine) -> int:
         if h.tags:
             detail += "  [" + ", ".join(h.tags) + "]"
         print(f"    {printable(detail)}")
+
+
+def cmd_search(args, engine) -> int:
+    hits = engine.search(" ".join(args.query), limit=args.limit, mode=args.mode, sort=args.sort,
+                         on_note=warn)
+    if args.json:
+        print(json.dumps([hit_json(h) for h in hits], indent=2, ensure_ascii=False))
+        return 0
+    if not hits:
+        print("no photos match")
+        return 0
+    print_hits(hits)
     return 0
 
 
@@ -105,6 +128,7 @@ def cmd_status(args, engine) -> int:
     print(f"library: {printable(s['db'])}")
     print(f"photos: {s['photos']}  captioned: {s['captioned']}  pending: {s['pending']}  "
           f"failed: {s['failed']}  missing: {s['missing']}")
+    print(f"embedded: {s['embedded']} (model {printable(s['embed_model'])})")
     for r in s["roots"]:
         print(f"folder: {path_text(r['path'])}{'' if r['online'] else ' (offline)'}")
     if not s["roots"]:

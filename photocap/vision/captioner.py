@@ -151,6 +151,14 @@ class Captioner:
         Files are decoded ahead in a small thread pool so the model never waits for JPEG decoding;
         a file that cannot be read fails alone and the rest of its batch is captioned.
         """
+        for path, outcome, _image in self.caption_paths_with_images(paths, decode_workers):
+            yield path, outcome
+
+    def caption_paths_with_images(
+        self, paths: Iterable[str | os.PathLike], decode_workers: int = 2
+    ) -> Iterator[tuple[str | os.PathLike, list[str] | ImageError, Image.Image | None]]:
+        """As caption_paths, with each decoded image (None for a failure): the caption loop embeds
+        the very image it captioned, so a photo is decoded once."""
         side = 2 * self.loaded.image_size  # headroom for the processor's own resize
         pool = ThreadPoolExecutor(max(1, decode_workers), thread_name_prefix="photocap-decode")
         source = iter(paths)
@@ -174,7 +182,10 @@ class Captioner:
                 good = [im for _, im in decoded if not isinstance(im, ImageError)]
                 captions = iter(self._caption_batch(good, shape) if good else ())
                 for path, im in decoded:
-                    yield path, im if isinstance(im, ImageError) else next(captions)
+                    if isinstance(im, ImageError):
+                        yield path, im, None
+                    else:
+                        yield path, next(captions), im
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
 
