@@ -109,6 +109,7 @@ class PreviewLabel(QLabel):
 class DetailsPane(QWidget):
     save_requested = Signal(object)              # CaptionEdit
     recaption_requested = Signal(int)            # photo id
+    similar_requested = Signal(int)              # photo id
     options_requested = Signal()
 
     def __init__(self, previews: PreviewLoader, parent=None):
@@ -152,6 +153,10 @@ class DetailsPane(QWidget):
         self.recaption_button.setToolTip("Caption this photo again with the current caption options")
         self.recaption_button.clicked.connect(self._recaption)
         buttons.addWidget(self.recaption_button)
+        self.similar_button = QPushButton("Similar photos")
+        self.similar_button.setToolTip("Show the photos that look most like this one in the grid")
+        self.similar_button.clicked.connect(self._similar)
+        buttons.addWidget(self.similar_button)
         options = QPushButton("Options…")
         options.setToolTip("Caption options: prompt, beams or sampling, length, number of captions")
         options.clicked.connect(self.options_requested)
@@ -184,7 +189,7 @@ class DetailsPane(QWidget):
         same_photo = details is not None and details.photo.id == self.photo_id
         self._details = details
         for widget in (self.caption_edit, self.approved, self.tags_edit, self.save_button,
-                       self.recaption_button, self.show_folder_button):
+                       self.recaption_button, self.similar_button, self.show_folder_button):
             widget.setEnabled(details is not None)
         if details is None:
             self.preview.set_image(None, "Select a photo to see it here")
@@ -230,6 +235,10 @@ class DetailsPane(QWidget):
     def _recaption(self) -> None:
         if self._details is not None:
             self.recaption_requested.emit(self._details.photo.id)
+
+    def _similar(self) -> None:
+        if self._details is not None:
+            self.similar_requested.emit(self._details.photo.id)
 
     def _edit(self) -> CaptionEdit | None:
         if self._details is None:

@@ -8,8 +8,15 @@ out 100,000 uniform cells in batches without computing a free position for each:
 from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, Signal
-from PySide6.QtGui import QKeyEvent, QPainter, QPalette
-from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyledItemDelegate, QStyleOptionViewItem
+from PySide6.QtGui import QContextMenuEvent, QKeyEvent, QPainter, QPalette
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QListView,
+    QMenu,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+)
 
 from photocap.gui.library_model import CellRole, PhotoIdRole
 
@@ -70,6 +77,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
 class GridView(QListView):
     open_requested = Signal(int)                 # photo id: Enter or a double click
     remove_requested = Signal(list)              # photo ids: Delete
+    similar_requested = Signal(int)              # photo id: "Similar photos" in the context menu
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -110,6 +118,27 @@ class GridView(QListView):
                 self.remove_requested.emit(ids)
         else:
             super().keyPressEvent(event)
+
+    def context_menu(self, index: QModelIndex) -> QMenu | None:
+        """The menu of the photo at `index` (None outside the photos)."""
+        if not index.isValid():
+            return None
+        photo_id = index.data(PhotoIdRole)
+        menu = QMenu(self)
+        menu.addAction("Open", lambda: self.open_requested.emit(photo_id))
+        menu.addAction("Similar photos", lambda: self.similar_requested.emit(photo_id))
+        menu.addSeparator()
+        ids = self.selected_ids() or [photo_id]
+        menu.addAction("Remove from library…", lambda: self.remove_requested.emit(ids))
+        return menu
+
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:
+        index = self.indexAt(event.pos())
+        if index.isValid() and not self.selectionModel().isSelected(index):
+            self.setCurrentIndex(index)
+        menu = self.context_menu(index)
+        if menu is not None:
+            menu.exec(event.globalPos())
 
     def dataChanged(self, top_left: QModelIndex | QPersistentModelIndex,
                     bottom_right: QModelIndex | QPersistentModelIndex, roles=()) -> None:

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
+from typing import Any
 
-from photocap.library import browse, jobs, photos, search
-from photocap.library.browse import FolderStats
+from photocap.library import browse, hybrid, jobs, photos, search, vectors
+from photocap.library.browse import FolderStats, PhotoSummary
+
+RANKED_LIMIT = 5000             # photos a search ranked by meaning (or sorted by date) shows at most
+SIMILAR_LIMIT = 200
 
 
 @dataclass(frozen=True)
@@ -41,14 +45,41 @@ class LibrarySnapshot:
     tags: list[tuple[str, int]]
     counts: dict[str, int]
     paused: bool
+    embedded: int = 0           # photos with a vector of the embedding model
 
 
-def snapshot(conn: sqlite3.Connection) -> LibrarySnapshot:
+def snapshot(conn: sqlite3.Connection, embed_model: str = "") -> LibrarySnapshot:
     return LibrarySnapshot(browse.folder_stats(conn), browse.tag_counts(conn), photos.counts(conn),
-                           jobs.paused(conn))
+                           jobs.paused(conn), vectors.count(conn, embed_model) if embed_model else 0)
 
 
-def query_result(conn: sqlite3.Connection, query: str) -> tuple[str, list[int], dict[int, int]]:
-    """A query's ids and the row of each id, both built off the GUI thread."""
-    ids = matching_ids(conn, query)
+def _rows(query: str, ids: list[int]) -> tuple[str, list[int], dict[int, int]]:
     return query, ids, {photo_id: row for row, photo_id in enumerate(ids)}
+
+
+def query_result(conn: sqlite3.Connection, query: str, *, sort: str = "relevance", vector: Any = None,
+                 model: str | None = None) -> tuple[str, list[int], dict[int, int]]:
+    """A query's ids and the row of each id, both built off the GUI thread.
+
+    With the query's text vector the search is hybrid (words and meaning); without it, and in
+    relevance order, it is the keyword search with every match.
+    """
+    if vector is None and sort == "relevance":
+        return _rows(query, matching_ids(conn, query))
+    mode = "hybrid" if vector is not None else "keyword"
+    hits = hybrid.search(conn, query, limit=RANKED_LIMIT, mode=mode, sort=sort, text_vector=vector, model=model)
+    return _rows(query, [h.photo_id for h in hits])
+
+
+def similar_result(conn: sqlite3.Connection, label: str, photo_id: int,
+                   model: str) -> tuple[str, list[int], dict[int, int]]:
+    """The photos most like one photo, as a grid result named `label`."""
+    return _rows(label, [h.photo_id for h in hybrid.similar(conn, photo_id, model, limit=SIMILAR_LIMIT)])
+
+
+def duplicate_groups(conn: sqlite3.Connection, query: str, model: str,
+                     threshold: float) -> list[list[PhotoSummary]]:
+    """Groups of near-duplicates among the photos `query` finds, the largest copy first."""
+    groups = hybrid.duplicates(conn, query, model, threshold=threshold)
+    found = browse.summaries(conn, [h.photo_id for group in groups for h in group])
+    return [[found[h.photo_id] for h in group if h.photo_id in found] for group in groups]

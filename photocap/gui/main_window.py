@@ -1,5 +1,10 @@
 """The main window: sidebar, search and grid, details and questions, status bar. Wiring only:
-the data comes through the model and the lanes, the work is done by the services."""
+the data comes through the model and the lanes, the work is done by the services.
+
+Search is hybrid: a query with free text is first encoded by the embedding model on the caption
+worker's thread (the models live there), then searched on the query lane with its vector; a
+query of filters only, or one without an embedding model or vectors, is a keyword search. Encoded
+queries are kept, so the refreshes that follow captioning never wait for the worker again."""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ import time
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
+    QComboBox,
     QFileDialog,
     QFrame,
     QHBoxLayout,
@@ -29,6 +35,7 @@ from photocap.gui import library_reads, library_writes
 from photocap.gui.ask_panel import AskPanel
 from photocap.gui.banner import Banner
 from photocap.gui.details import DetailsPane
+from photocap.gui.duplicates import DuplicatesDialog
 from photocap.gui.grid import GridView
 from photocap.gui.icons import app_icon
 from photocap.gui.library_model import LibraryModel
@@ -38,11 +45,16 @@ from photocap.gui.settings import WATCHING_FIELDS, SettingsDialog, changed
 from photocap.gui.sidebar import Sidebar
 from photocap.gui.status import StatusPanel
 from photocap.gui.welcome import WelcomePage
-from photocap.library import browse, paths
+from photocap.gui.worker import CaptionProgress, EncodedQuery
+from photocap.library import browse, hybrid, paths
+from photocap.vision import registry
 
 SEARCH_DEBOUNCE_MS = 250
 POLL_MS = 1000                  # how often the window looks for changes made by other threads
 REFRESH_SHARE = 0.25            # at most this share of the query lane's time goes to refreshes
+SORTS = (("Relevance", "relevance"), ("Newest first", "newest"), ("Oldest first", "oldest"))
+DUPLICATE_THRESHOLD = 0.95
+ENCODED_KEPT = 64               # encoded queries kept (typing makes one per pause)
 
 
 def local_folders(mime) -> list[str]:
@@ -72,6 +84,11 @@ class MainWindow(QMainWindow):
         self._restoring = False
         self._pending_scroll: int | None = None   # a scroll position to go back to after a reset
         self._snapshot: library_reads.LibrarySnapshot | None = None
+        self._similar: tuple[int, str] | None = None     # the grid shows photos like this one (id, label)
+        self._encoded: dict[str, EncodedQuery] = {}      # query text -> its vector (or why none)
+        self._encode_keep_view = False
+        self._notes_shown: set[str] = set()
+        self._embed_problem: str | None = None
         self._build()
         self._connect()
         has_folders = browse.has_folders(self.services.conn)
@@ -93,6 +110,10 @@ class MainWindow(QMainWindow):
                                        'folder:2023, after:2023-06-01   (Ctrl+F)')
         self.search.setClearButtonEnabled(True)
         self.result_count = QLabel()
+        self.sort_box = QComboBox()
+        for label, value in SORTS:
+            self.sort_box.addItem(label, value)
+        self.sort_box.setToolTip("Order of the results: best match first, or by the date taken")
         self.grid = GridView()
         self.grid.setModel(self.model)
         self.details = DetailsPane(self.services.previews)
@@ -100,6 +121,7 @@ class MainWindow(QMainWindow):
 
         search_row = QHBoxLayout()
         search_row.addWidget(self.search, 1)
+        search_row.addWidget(self.sort_box)
         search_row.addWidget(self.result_count)
         middle = QWidget()
         middle_layout = QVBoxLayout(middle)
@@ -134,6 +156,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.status)
         menu = self.menuBar().addMenu("&Library")
         menu.addAction("&Add a photo folder…", self.choose_folder)
+        menu.addAction("Find &duplicates…", self.find_duplicates)
         menu.addAction("&Settings…", self.open_settings)
         menu.addSeparator()
         menu.addAction("&Quit", QKeySequence.StandardKey.Quit, self.close)
@@ -143,7 +166,8 @@ class MainWindow(QMainWindow):
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(SEARCH_DEBOUNCE_MS)
         self._debounce.timeout.connect(lambda: self._run_query(self.search.text()))
-        self.search.textChanged.connect(self._debounce.start)
+        self.search.textChanged.connect(self._search_edited)
+        self.sort_box.currentIndexChanged.connect(lambda _i: self._run_query(self.search.text()))
         bar = self.grid.verticalScrollBar()
         bar.rangeChanged.connect(self._scroll_range_changed)
         bar.actionTriggered.connect(self._user_scrolled)
@@ -158,6 +182,8 @@ class MainWindow(QMainWindow):
         self.grid.selectionModel().currentChanged.connect(self._current_changed)
         self.grid.open_requested.connect(self.open_preview)
         self.grid.remove_requested.connect(self.remove_photos)
+        self.grid.similar_requested.connect(self.show_similar)
+        self.details.similar_requested.connect(self.show_similar)
         self.model.query_applied.connect(self._query_applied)
         self.details.save_requested.connect(self._save_edit)
         self.details.recaption_requested.connect(self.recaption)
@@ -170,7 +196,8 @@ class MainWindow(QMainWindow):
         worker = self.services.worker
         worker.captioned.connect(self._captioned)
         worker.caption_failed.connect(self._caption_failed)
-        worker.progress.connect(self.status.show_progress)
+        worker.progress.connect(self._show_progress)
+        worker.encoded.connect(self._query_encoded)
         worker.model_ready.connect(self.status.show_model)
         worker.blocked.connect(self._captioning_blocked)
         worker.answered.connect(self.ask_panel.show_answer)
@@ -182,14 +209,95 @@ class MainWindow(QMainWindow):
         self.search.setFocus()
         self.search.selectAll()
 
+    def embed_model(self) -> str:
+        """The id the embedding model's vectors are stored under."""
+        return registry.model_id(self.settings.embed_model)
+
+    def _search_edited(self, _text: str) -> None:
+        self._similar = None                      # typing leaves the similar-photos view
+        self._debounce.start()
+
     def _run_query(self, text: str, *, keep_view: bool = False) -> None:
-        """Find the query's photos on the query lane; the newest request wins."""
+        """Find the query's photos on the query lane; the newest request wins. Free text is encoded
+        on the worker first (once per text)."""
         self._query = text
         self._query_token += 1
+        if self._similar is not None:
+            self._run_similar(keep_view)
+            return
+        encoded = self._encoded.get(text)
+        if encoded is None and hybrid.semantic_text(text).strip():
+            self._encode_keep_view = keep_view
+            if not keep_view:
+                self.result_count.setText("searching…")
+            self.services.worker.encode(self._query_token, text)
+            return
+        self._search(text, encoded, keep_view)
+
+    def _search(self, text: str, encoded: EncodedQuery | None, keep_view: bool) -> None:
         token = self._query_token
-        self.services.queries.submit(lambda conn: library_reads.query_result(conn, text),
-                                     lambda result: self._apply_query(token, result, keep_view),
-                                     self._query_failed)
+        sort = self.sort_box.currentData()
+        vector = encoded.vector if encoded is not None else None
+        model = encoded.model if encoded is not None else None
+        self.services.queries.submit(
+            lambda conn: library_reads.query_result(conn, text, sort=sort, vector=vector, model=model),
+            lambda result: self._apply_query(token, result, keep_view), self._query_failed)
+
+    def _query_encoded(self, encoded: EncodedQuery) -> None:
+        if self.services.stopped:
+            return
+        if len(self._encoded) >= ENCODED_KEPT:
+            self._encoded.clear()
+        self._encoded[encoded.text] = encoded
+        if encoded.note and encoded.note not in self._notes_shown:
+            self._notes_shown.add(encoded.note)
+            self.statusBar().showMessage(f"Searching by words only: {encoded.note}", 10_000)
+        if encoded.text == self._query and self._similar is None:
+            self._search(encoded.text, encoded, self._encode_keep_view)
+
+    def show_similar(self, photo_id: int) -> None:
+        """Show the photos most like this one in the grid (the search box is emptied)."""
+        details = library_reads.details(self.services.conn, photo_id)
+        if details is None:
+            return
+        self._debounce.stop()
+        self.search.blockSignals(True)
+        self.search.clear()
+        self.search.blockSignals(False)
+        self._similar = (photo_id, f"similar to {paths.display(details.photo.name)}")
+        self._query = ""
+        self._query_token += 1
+        self._run_similar(keep_view=False)
+
+    def _run_similar(self, keep_view: bool) -> None:
+        assert self._similar is not None
+        token = self._query_token
+        photo_id, label = self._similar
+        model = self.embed_model()
+        self.services.queries.submit(
+            lambda conn: library_reads.similar_result(conn, label, photo_id, model),
+            lambda result: self._apply_query(token, result, keep_view), self._query_failed)
+
+    def find_duplicates(self) -> None:
+        """Group near-duplicates among the photos the search box finds (all photos when it is empty)."""
+        query, model = self.search.text(), self.embed_model()
+        self.statusBar().showMessage("Looking for near-duplicates…")
+        self.services.queries.submit(
+            lambda conn: library_reads.duplicate_groups(conn, query, model, DUPLICATE_THRESHOLD),
+            self._show_duplicates, self._query_failed)
+
+    def _show_duplicates(self, groups: list) -> None:
+        self.statusBar().clearMessage()
+        if self.services.stopped:
+            return
+        self.duplicates_dialog = DuplicatesDialog(groups, self.services.thumbnails, self)
+        self.duplicates_dialog.trashed.connect(self._trashed)
+        self.duplicates_dialog.show()
+
+    def _trashed(self, photo_ids: list[int]) -> None:
+        """Files moved to the trash leave the library (restored, they come back with the next scan)."""
+        self._edit(lambda conn: library_writes.forget_photos(conn, photo_ids),
+                   lambda ids: self.refresh(), "Removing the trashed copies")
 
     def _apply_query(self, token: int, result, keep_view: bool) -> None:
         if token != self._query_token:
@@ -241,7 +349,12 @@ class MainWindow(QMainWindow):
             # The worker's start-up (importing torch) competes for the interpreter: the first
             # screen of photos comes first.
             self.services.start()
-        if count:
+        if self._similar is not None:
+            self.result_count.setText(f"{count:,} photo{'s' if count != 1 else ''} {query}")
+            self.grid.set_empty_message("" if count else
+                                        "No similar photos yet: photos are compared once they are embedded "
+                                        "(after captioning).")
+        elif count:
             self.result_count.setText(f"{count:,} photo{'s' if count != 1 else ''}")
             self.grid.set_empty_message("")
         elif query.strip():
@@ -265,7 +378,8 @@ class MainWindow(QMainWindow):
         self._refreshing = True
         self._refresh_started = time.monotonic()
         self._run_query(self._query, keep_view=True)      # the grid first: it is what is seen
-        self.services.queries.submit(library_reads.snapshot, self._apply_snapshot,
+        model = self.embed_model()
+        self.services.queries.submit(lambda conn: library_reads.snapshot(conn, model), self._apply_snapshot,
                                      lambda exc: setattr(self, "_refreshing", False))
 
     def _apply_snapshot(self, snap: library_reads.LibrarySnapshot) -> None:
@@ -274,7 +388,11 @@ class MainWindow(QMainWindow):
         now = time.monotonic()
         self._next_refresh = now + (now - self._refresh_started) * (1 / REFRESH_SHARE - 1)
         self._refreshing = False
+        if self._snapshot is not None and snap.embedded != self._snapshot.embedded:
+            # Queries encoded while nothing was embedded were searched by words: by meaning now.
+            self._encoded = {t: e for t, e in self._encoded.items() if e.vector is not None}
         self._snapshot = snap
+        self.status.show_embeddings(self.embed_model(), snap.embedded)
         self._show_folders()
         self.sidebar.set_tags(snap.tags)
         self.status.show_counts(snap.counts["pending"], snap.counts["photos"], snap.paused)
@@ -331,6 +449,18 @@ class MainWindow(QMainWindow):
             return                                # a result that was on its way as the window closed
         self.model.refresh_photos([photo_id])
         self._reload_details(photo_id)
+
+    def _show_progress(self, progress: CaptionProgress) -> None:
+        self.status.show_progress(progress)
+        if progress.embed_problem == self._embed_problem:
+            return                                # said once; the user may have closed it
+        self._embed_problem = progress.embed_problem
+        if progress.embed_problem:
+            self.banner.show_message(
+                f"Photos are captioned but not searchable by meaning: {progress.embed_problem.rstrip('.')}.",
+                "Settings…", self.open_settings, kind="embed")
+        else:
+            self.banner.dismiss("embed")
 
     def _captioning_blocked(self, text: str) -> None:
         self.banner.show_message(
@@ -417,6 +547,7 @@ class MainWindow(QMainWindow):
         if not changes:
             return
         self.settings = self.settings.replace(**changes)
+        self._encoded.clear()                     # another embedding model encodes queries differently
         try:
             # Only what the dialog changed goes to the file: not --db or other one-off options.
             config.save(config.load().replace(**changes))

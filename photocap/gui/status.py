@@ -1,4 +1,4 @@
-"""The status bar's permanent part: captioning progress, pause/resume, and the model in use."""
+"""The status bar's permanent part: captioning and embedding progress, pause/resume, the models in use."""
 
 from __future__ import annotations
 
@@ -23,6 +23,18 @@ def progress_text(pending: int, total: int, progress: CaptionProgress | None, pa
     return " · ".join(parts)
 
 
+def embedding_text(model: str, progress: CaptionProgress | None, embedded: int | None = None) -> str:
+    """The embedding part of the status bar: the model, and how many photos wait for a vector."""
+    if progress is not None and progress.embed_problem:
+        return f"Search by meaning off: {model} is missing"
+    parts = [f"Embeddings: {model}"]
+    if embedded is not None:
+        parts.append(f"{embedded:,} embedded")
+    if progress is not None and progress.unembedded:
+        parts.append(f"{progress.unembedded:,} to embed")
+    return " · ".join(parts)
+
+
 class StatusPanel(QWidget):
     pause_toggled = Signal(bool)                 # True: pause
 
@@ -38,7 +50,11 @@ class StatusPanel(QWidget):
         layout.addWidget(self.pause_button)
         self.model_label = QLabel()
         layout.addWidget(self.model_label)
+        self.embed_label = QLabel()
+        layout.addWidget(self.embed_label)
         self._progress: CaptionProgress | None = None
+        self._embed_model = ""
+        self._embedded: int | None = None
         self._pending = self._total = 0
         self._set_button_text(False)
 
@@ -60,6 +76,11 @@ class StatusPanel(QWidget):
         self._pending = progress.pending
         self._update()
 
+    def show_embeddings(self, model: str, embedded: int | None) -> None:
+        """The embedding model's id and how many photos have its vector (from the library)."""
+        self._embed_model, self._embedded = model, embedded
+        self._update()
+
     def show_model(self, text: str) -> None:
         self.model_label.setText(f"Model: {text}")
 
@@ -75,3 +96,7 @@ class StatusPanel(QWidget):
 
     def _update(self) -> None:
         self.progress_label.setText(progress_text(self._pending, self._total, self._progress, self.paused))
+        if self._embed_model:
+            self.embed_label.setText(embedding_text(self._embed_model, self._progress, self._embedded))
+            problem = self._progress.embed_problem if self._progress is not None else None
+            self.embed_label.setToolTip(problem or "The model that compares photos and searches by meaning")

@@ -6,7 +6,8 @@ loop. Questions are served on the same thread: asking sets `interrupt`, the stop
 loop is given, so the loop records the batch in flight, hands its other claims back to the queue
 and returns; the worker answers every waiting question and starts the loop again. A question
 therefore waits at most one batch, and no batch is ever cut in half. New settings and stopping use
-the same door.
+the same door, and so does the search box: its query's text is encoded by the embedding model that
+lives here (`encode`), and only the newest query waiting is encoded.
 
 `run` blocks the thread's event loop, so the GUI calls the thread-safe methods (ask,
 apply_settings, interrupt, stop) directly; results go back as signals carrying plain data only.
@@ -19,12 +20,14 @@ import logging
 import queue
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 from PySide6.QtCore import QObject, Signal, Slot
 
 from photocap.config import Settings
 from photocap.gui import priority
 from photocap.library import photos
+from photocap.library.db import LibraryError
 from photocap.vision.registry import ModelUnavailable  # torch-free; the loader raises it
 
 log = logging.getLogger(__name__)
@@ -39,6 +42,20 @@ class CaptionProgress:
     pending: int
     rate_per_minute: float
     eta_seconds: float | None
+    embedded: int = 0         # vectors made since the app started (with captions and by the backfill)
+    unembedded: int = 0       # captioned photos still waiting for a vector
+    embed_model: str = ""
+    embed_problem: str | None = None   # why photos are not embedded (the model is missing)
+
+
+@dataclass(frozen=True)
+class EncodedQuery:
+    """A search box query encoded for search by meaning (plain data for the GUI thread)."""
+    token: int
+    text: str
+    vector: Any               # numpy float32 (dim,), or None: keyword search only
+    model: str
+    note: str = ""            # why there is no vector (no embedding model, nothing embedded yet)
 
 
 class CaptionWorker(QObject):
@@ -48,6 +65,7 @@ class CaptionWorker(QObject):
     model_ready = Signal(str)                    # e.g. "blip-base on cpu (float32)"
     blocked = Signal(str)                        # why captioning cannot go on (no model, an error)
     answered = Signal(int, str, str)             # photo id, question, answer
+    encoded = Signal(object)                     # EncodedQuery
     ask_failed = Signal(int, str, str)           # photo id, question, why
     finished = Signal()
 
@@ -58,9 +76,11 @@ class CaptionWorker(QObject):
         self._interrupt = threading.Event()      # the caption loop's stop event
         self._stopping = threading.Event()
         self._questions: queue.Queue[tuple[int, str]] = queue.Queue()
+        self._queries: queue.Queue[tuple[int, str]] = queue.Queue()
         self._lock = threading.Lock()
         self._new_settings: Settings | None = None
-        self._done = self._failed = 0             # totals of earlier runs
+        self._done = self._failed = self._embedded = 0   # totals of earlier runs
+        self._embedding: tuple[int, str, str | None] = (0, "", None)   # to go, model, problem
         self._rate = 0.0
         self._model_text = ""
 
@@ -68,6 +88,11 @@ class CaptionWorker(QObject):
 
     def ask(self, photo_id: int, question: str) -> None:
         self._questions.put((photo_id, question))
+        self.interrupt()
+
+    def encode(self, token: int, text: str) -> None:
+        """Encode a search query's text; `encoded` brings the vector back (the newest query wins)."""
+        self._queries.put((token, text))
         self.interrupt()
 
     def apply_settings(self, settings: Settings) -> None:
@@ -97,6 +122,7 @@ class CaptionWorker(QObject):
             while not self._stopping.is_set():
                 self._interrupt.clear()           # anything asked from now on interrupts again
                 engine = self._take_new_settings(engine)
+                self._encode_queries(engine)
                 self._answer_questions(engine)
                 if not self._interrupt.is_set():
                     self._caption(engine)
@@ -134,6 +160,28 @@ class CaptionWorker(QObject):
             else:
                 self.answered.emit(photo_id, question, answer)
 
+    def _encode_queries(self, engine) -> None:
+        newest = None
+        while True:
+            try:
+                newest = self._queries.get_nowait()
+            except queue.Empty:
+                break
+        if newest is None:
+            return
+        token, text = newest
+        model = engine.embed_model_id()
+        try:
+            vector, model = engine.query_vector(text)
+        except LibraryError as exc:                # no embedding model, or nothing embedded yet
+            self.encoded.emit(EncodedQuery(token, text, None, model, str(exc)))
+        except Exception as exc:  # noqa: BLE001 - the search still runs, by its words
+            log.warning("could not encode the query: %s", exc)
+            self.encoded.emit(EncodedQuery(token, text, None, model, _describe(exc)))
+        else:
+            self.encoded.emit(EncodedQuery(token, text, vector, model))
+            self._announce_model(engine)
+
     def _caption(self, engine) -> None:
         self._emit_progress(photos.counts(engine.conn)["pending"], 0, 0)
         try:
@@ -151,6 +199,7 @@ class CaptionWorker(QObject):
             return
         self._done += run.done
         self._failed += run.failed
+        self._embedded += run.embedded
 
     def _on_result(self, result) -> None:
         if result.error is None:
@@ -161,13 +210,16 @@ class CaptionWorker(QObject):
     def _on_progress(self, engine, run) -> None:
         if run.done:
             self._rate = run.rate_per_minute
-        self._emit_progress(run.pending, run.done, run.failed)
+        self._embedding = (run.unembedded, run.embed_model, run.embed_problem)
+        self._emit_progress(run.pending, run.done, run.failed, run.embedded)
         self._announce_model(engine)
 
-    def _emit_progress(self, pending: int, done: int, failed: int) -> None:
+    def _emit_progress(self, pending: int, done: int, failed: int, embedded: int = 0) -> None:
         eta = 60.0 * pending / self._rate if self._rate and pending else None
+        to_embed, model, problem = self._embedding
         self.progress.emit(CaptionProgress(self._done + done, self._failed + failed, pending,
-                                           self._rate, eta))
+                                           self._rate, eta, self._embedded + embedded, to_embed, model,
+                                           problem))
 
     def _announce_model(self, engine) -> None:
         text = engine.models.describe()
