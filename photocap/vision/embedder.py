@@ -12,6 +12,7 @@ Images come decoded by the caller (the caption loop decodes each photo once for 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -52,7 +53,7 @@ class Embedder:
         """(n, dim) float32 rows of unit length, one per text, in order."""
         return self._batched([str(text) for text in texts], self._text_batch)
 
-    def _batched(self, items: list, embed: Any) -> np.ndarray:
+    def _batched(self, items: list, embed: Callable[[list], torch.Tensor]) -> np.ndarray:
         if not items:
             return np.zeros((0, self.dim), dtype=np.float32)
         parts = []
