@@ -4,10 +4,10 @@ Builds (or reuses, under --data) the keyword library of benchmarks/search.py (sa
 documents), then gives every captioned photo a --dim vector (256, BLIP ITM base's) that clusters by
 subject as real embeddings do: normalised(centroid of its first tag + 0.6 * centroid of its second +
 0.4 * centroid of its third + noise), centroids fixed random unit vectors per tag, written through
-photocap.library.vectors.put_many. The ANN cache index is built by the first search (timed apart).
+photocap.library.search.vectors.put_many. The ANN cache index is built by the first search (timed apart).
 
 Reported, top 50, after a warm-up:
-  hybrid       hybrid.search(...) including the query's text encoding on CPU: a full-size BLIP text
+  hybrid       fusion.search(...) including the query's text encoding on CPU: a full-size BLIP text
                encoder (BlipTextModel from BlipTextConfig defaults + text_proj, random weights, built
                here: no download; token ids from a word hash, the tokenizer's cost is negligible).
                Random weights give a random direction, so the vector searched is the query subject's
@@ -38,7 +38,8 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
-from photocap.library import db, hybrid, vectors  # noqa: E402
+from photocap.library import db  # noqa: E402
+from photocap.library.search import fusion, vectors  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location("keyword_bench", HERE / "search.py")
 assert _spec is not None and _spec.loader is not None
@@ -108,7 +109,7 @@ def text_encoder(dim: int):
 
 
 def query_vector(text: str, dim: int, rng: np.random.Generator) -> np.ndarray:
-    words = hybrid.semantic_text(text).split() or ["photo"]
+    words = fusion.semantic_text(text).split() or ["photo"]
     v = sum(centroid(w, dim) for w in words) + 0.3 * rng.standard_normal(dim).astype(np.float32) / np.sqrt(dim)
     return v / np.linalg.norm(v)
 
@@ -147,8 +148,8 @@ def main() -> int:
         qv = query_vector(q, args.dim, rng)
 
         def run_hybrid(q=q, qv=qv) -> list:
-            encode(hybrid.semantic_text(q))
-            return hybrid.search(conn, q, limit=50, text_vector=qv, model=MODEL)
+            encode(fusion.semantic_text(q))
+            return fusion.search(conn, q, limit=50, text_vector=qv, model=MODEL)
 
         def brute(qv=qv) -> np.ndarray:
             scores = mat @ qv
@@ -158,7 +159,7 @@ def main() -> int:
         run_hybrid()
         for _ in range(args.reps):
             t = time.perf_counter()
-            encode(hybrid.semantic_text(q))
+            encode(fusion.semantic_text(q))
             enc_times.append((time.perf_counter() - t) * 1000)
             t = time.perf_counter()
             run_hybrid()

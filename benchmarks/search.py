@@ -1,18 +1,19 @@
 """Search latency at 1M photos: photocap's search() against plain FTS5 and a LIKE scan.
 
 Builds (or reuses, under --data) a library of --rows photos that looks exactly like what
-photocap.library.photos writes (same tables, same FTS5 documents under the same rowids), with
-BLIP-style captions over a Zipf-skewed vocabulary, tags taken from the captions, dates over 15
-years, year/event folders, camera file names and mostly-done statuses; everything from a seeded RNG.
+photocap.library.photos writes (same tables, same FTS5 documents under the same rowids, built by
+photocap.library.search.document), with BLIP-style captions over a Zipf-skewed vocabulary, tags taken
+from the captions, dates over 15 years, year/event folders, camera file names and mostly-done
+statuses; everything from a seeded RNG.
 
 Then runs a fixed set of queries of every kind, top 50, after a warm-up, and reports p50/p95 for
-  search   photocap.library.search.search(conn, q, limit=50)
+  search   photocap.library.search.keyword.search(conn, q, limit=50)
   fts      plain `SELECT rowid, rank FROM photo_fts WHERE photo_fts MATCH ? ORDER BY rank LIMIT 50`
            for the same MATCH expression (queries that have one)
   like     `SELECT DISTINCT photo_id FROM captions WHERE text LIKE '%w%' [AND ...] LIMIT 50` for the
            same words (queries that have words; fewer repetitions: it is slow)
 It checks that search() returns the exact bm25 order wherever the match set has at most
-search.EXACT_LIMIT rows (mismatches are counted, and fail the run), and reports the overlap of the
+keyword.EXACT_LIMIT rows (mismatches are counted, and fail the run), and reports the overlap of the
 approximate top 50 with the exact one for larger sets. The last line is one JSON object.
 
     python benchmarks/search.py                 # 1,000,000 rows (a few minutes to build, once)
@@ -32,7 +33,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from photocap.library import db, photos, search  # noqa: E402
+from photocap.library import db, photos  # noqa: E402
+from photocap.library.search import document, keyword, query  # noqa: E402
 
 DATA_VERSION = 5
 ROOT = "/home/user/Pictures"
@@ -334,7 +336,7 @@ def build(path: Path, rows: int) -> float:
         key = None
         if status != "missing":
             # The library's own document builder: the rows are exactly what photos.reindex writes.
-            doc = photos.search_document(photo_id, row[3], row[4], row[10], *display_order(caps, tags))
+            doc = document.search_document(photo_id, row[3], row[4], row[10], *display_order(caps, tags))
             key = doc[0]
             fts_rows.append(doc)
         photo_rows.append((*row[:14], key, *row[14:]))
@@ -435,7 +437,7 @@ QUERIES = [
 ]
 
 
-def like_sql(pq: search.ParsedQuery) -> tuple[str, list[str]] | None:
+def like_sql(pq: query.ParsedQuery) -> tuple[str, list[str]] | None:
     """The LIKE-scan baseline for the query's words (None without positive words)."""
     if not pq.groups:
         return None
@@ -491,20 +493,20 @@ def main() -> int:
     s_all, f_all, l_all = [], [], []
     mismatches, overlaps = 0, []
     for q in QUERIES:
-        pq = search.parse(q)
+        pq = query.parse(q)
         match = pq.match_expression()
-        n = search.count(conn, q)
-        search.search(conn, q)                                    # warm-up
-        s_times = timed(lambda q=q: search.search(conn, q), args.reps)
-        got = [h.photo_id for h in search.search(conn, q)]
-        exact = [h.photo_id for h in search.search(conn, q, exact=True)]
+        n = keyword.count(conn, q)
+        keyword.search(conn, q)                                    # warm-up
+        s_times = timed(lambda q=q: keyword.search(conn, q), args.reps)
+        got = [h.photo_id for h in keyword.search(conn, q)]
+        exact = [h.photo_id for h in keyword.search(conn, q, exact=True)]
         note = ""
         if match is None or "missing" in pq.effective_statuses:
             kind = "list"
             if got != exact:
                 mismatches += 1
                 note = "MISMATCH"
-        elif n <= search.EXACT_LIMIT:
+        elif n <= keyword.EXACT_LIMIT:
             kind = "exact"
             if got != exact:
                 mismatches += 1
@@ -552,7 +554,7 @@ def main() -> int:
     print(f"queries: {len(QUERIES)}, exact-order mismatches: {mismatches}, approximate top-50 overlap:"
           f" mean {statistics.mean(overlaps) if overlaps else 1:.3f}, min {min(overlaps, default=1):.3f}"
           f" over {len(overlaps)} large sets"
-          f" (EXACT_LIMIT {search.EXACT_LIMIT}, CANDIDATES {search.CANDIDATES})")
+          f" (EXACT_LIMIT {keyword.EXACT_LIMIT}, CANDIDATES {keyword.CANDIDATES})")
     result = {
         "rows": total, "queries": len(QUERIES), "reps": args.reps,
         "p50_ms": round(pct(s_all, .5), 2), "p95_ms": round(p95, 2),

@@ -32,7 +32,7 @@ from tiny_models import build_tiny_blip  # noqa: E402
 from photocap import config  # noqa: E402
 from photocap.engine import Engine  # noqa: E402
 from photocap.librarian import Librarian  # noqa: E402
-from photocap.library import search  # noqa: E402
+from photocap.library.search import keyword  # noqa: E402
 
 
 def make_files(folder: Path, n: int, prefix: str) -> list[Path]:
@@ -120,7 +120,7 @@ def main() -> None:
                     f.write(data)
                 written = time.perf_counter()
                 while True:
-                    hits = search.search(conn, f'"{src.stem}"', limit=1)
+                    hits = keyword.search(conn, f'"{src.stem}"', limit=1)
                     if hits and hits[0].caption:
                         break
                     time.sleep(0.005)

@@ -20,11 +20,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from photocap.library import jobs, paths, photos, vectors
+from photocap.library import jobs, paths, photos
 from photocap.library.db import check_file, write
 from photocap.library.humanize import duration
 from photocap.library.images import ImageError, open_image
 from photocap.library.publish import publish
+from photocap.library.search import vectors
 from photocap.library.xmp import XmpError
 from photocap.vision.registry import ModelUnavailable  # torch-free
 

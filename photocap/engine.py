@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from photocap import config
-from photocap.library import db, hybrid, jobs, paths, photos, roots, scan, vectors
-from photocap.library.search import Hit
+from photocap.library import db, jobs, paths, photos, roots, scan
+from photocap.library.search import fusion, vectors
+from photocap.library.search.keyword import Hit
 
 if TYPE_CHECKING:
     from photocap.vision.host import ModelHost
@@ -76,7 +77,7 @@ class Engine:
 
     def search(self, query: str, *, limit: int = 50, offset: int = 0, mode: str = "hybrid",
                sort: str = "relevance", on_note: Callable[[str], None] | None = None) -> list[Hit]:
-        """Keyword, semantic or hybrid search (hybrid.search). Without an embedding model or vectors, a
+        """Keyword, semantic or hybrid search (fusion.search). Without an embedding model or vectors, a
         hybrid search is a keyword search and `on_note` is told why; a semantic one is an error."""
         text_vector, model = None, None
         if mode != "keyword":
@@ -90,7 +91,7 @@ class Engine:
                 mode = "keyword"
             if text_vector is None and mode == "hybrid":
                 mode = "keyword"                  # only filters: nothing to compare by meaning
-        return hybrid.search(self.conn, query, limit=limit, offset=offset, mode=mode, sort=sort,
+        return fusion.search(self.conn, query, limit=limit, offset=offset, mode=mode, sort=sort,
                              text_vector=text_vector, model=model)
 
     def query_vector(self, query: str) -> tuple[Any, str]:
@@ -101,7 +102,7 @@ class Engine:
         if not vectors.count(self.conn, model):
             raise db.LibraryError(f"no photo has an embedding of {model} yet "
                                   "(`photocap index` makes them as it captions)")
-        text = hybrid.semantic_text(query)
+        text = fusion.semantic_text(query)
         if not text.strip():
             return None, model
         try:
@@ -134,7 +135,7 @@ class Engine:
         if vectors.get(self.conn, photo.id, model) is None:
             raise db.LibraryError(f"{paths.display(photo.path)} has no embedding of {model} yet: "
                                   "`photocap index` makes it after captioning")
-        return hybrid.similar(self.conn, photo.id, model, limit=limit)
+        return fusion.similar(self.conn, photo.id, model, limit=limit)
 
     def duplicates(self, query: str = "", *, threshold: float = 0.95) -> list[list[Hit]]:
         """Groups of near-duplicate photos among those `query` finds (all photos when empty)."""
@@ -142,7 +143,7 @@ class Engine:
         if not vectors.count(self.conn, model):
             raise db.LibraryError(f"no photo has an embedding of {model} yet "
                                   "(`photocap index` makes them as it captions)")
-        return hybrid.duplicates(self.conn, query, model, threshold=threshold)
+        return fusion.duplicates(self.conn, query, model, threshold=threshold)
 
     def status(self) -> dict:
         model = self.embed_model_id()

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from photocap import cli
-from photocap.library import query
+from photocap.library.search import query
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
 

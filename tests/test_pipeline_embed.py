@@ -13,7 +13,8 @@ from helpers import make_photos, tiny_model_env, wait_for
 
 from photocap.config import Settings
 from photocap.engine import Engine
-from photocap.library import db, vectors
+from photocap.library import db
+from photocap.library.search import vectors
 from photocap.vision import registry
 
 

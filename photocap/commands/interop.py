@@ -8,8 +8,9 @@ import os
 import sys
 
 from photocap.console import printable, warn
-from photocap.library import exchange, search, xmp
+from photocap.library import exchange, xmp
 from photocap.library.publish import publish
+from photocap.library.search import keyword
 
 
 def register(sub: argparse._SubParsersAction, parents: list) -> None:
@@ -85,7 +86,7 @@ def cmd_xmp(args, engine) -> int:
     naming = args.naming or engine.settings.xmp_naming
     query = " ".join(args.query)
     # An empty query finds every photo that is there (not missing), like `search` and the app.
-    ids = [i for i, _ in search.ranked_ids(engine.conn, query, limit=-1)]
+    ids = [i for i, _ in keyword.ranked_ids(engine.conn, query, limit=-1)]
     written = failed = 0
     for photo_id in ids:
         try:

@@ -11,8 +11,9 @@ import sys
 from photocap.captioning import usable_captions
 from photocap.commands import options
 from photocap.console import path_text, printable
-from photocap.library import paths, photos, search
+from photocap.library import paths, photos
 from photocap.library.db import write
+from photocap.library.search import keyword
 
 
 def register(sub: argparse._SubParsersAction, parents: list) -> None:
@@ -116,7 +117,7 @@ def cmd_retry(args, engine) -> int:
 def requeue_failed(conn: sqlite3.Connection, query: str = "") -> int:
     """Failed photos the query finds go back to pending (the queue follows the status)."""
     with write(conn):  # one transaction: nothing changes between finding and requeueing
-        found = search.ranked_ids(conn, f"status:failed {query}", limit=-1)
+        found = keyword.ranked_ids(conn, f"status:failed {query}", limit=-1)
         # A query may add other status: filters (they are ORed): only failed photos are requeued.
         ids = [pid for pid, _ in found if (photo := photos.get(conn, pid)) and photo.status == "failed"]
         for pid in ids:

@@ -10,8 +10,9 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-from photocap.library import browse, hybrid, jobs, photos, search, vectors
+from photocap.library import browse, jobs, photos
 from photocap.library.browse import FolderStats, PhotoSummary
+from photocap.library.search import fusion, keyword, vectors
 
 RANKED_LIMIT = 5000             # photos a search ranked by meaning (or sorted by date) shows at most
 SIMILAR_LIMIT = 200
@@ -27,7 +28,7 @@ class PhotoDetails:
 
 def matching_ids(conn: sqlite3.Connection, query: str) -> list[int]:
     """Ids of every photo `query` finds, in the order `photocap search` lists them."""
-    return [photo_id for photo_id, _ in search.ranked_ids(conn, query, limit=-1)]
+    return [photo_id for photo_id, _ in keyword.ranked_ids(conn, query, limit=-1)]
 
 
 def details(conn: sqlite3.Connection, photo_id: int) -> PhotoDetails | None:
@@ -67,19 +68,19 @@ def query_result(conn: sqlite3.Connection, query: str, *, sort: str = "relevance
     if vector is None and sort == "relevance":
         return _rows(query, matching_ids(conn, query))
     mode = "hybrid" if vector is not None else "keyword"
-    hits = hybrid.search(conn, query, limit=RANKED_LIMIT, mode=mode, sort=sort, text_vector=vector, model=model)
+    hits = fusion.search(conn, query, limit=RANKED_LIMIT, mode=mode, sort=sort, text_vector=vector, model=model)
     return _rows(query, [h.photo_id for h in hits])
 
 
 def similar_result(conn: sqlite3.Connection, label: str, photo_id: int,
                    model: str) -> tuple[str, list[int], dict[int, int]]:
     """The photos most like one photo, as a grid result named `label`."""
-    return _rows(label, [h.photo_id for h in hybrid.similar(conn, photo_id, model, limit=SIMILAR_LIMIT)])
+    return _rows(label, [h.photo_id for h in fusion.similar(conn, photo_id, model, limit=SIMILAR_LIMIT)])
 
 
 def duplicate_groups(conn: sqlite3.Connection, query: str, model: str,
                      threshold: float) -> list[list[PhotoSummary]]:
     """Groups of near-duplicates among the photos `query` finds, the largest copy first."""
-    groups = hybrid.duplicates(conn, query, model, threshold=threshold)
+    groups = fusion.duplicates(conn, query, model, threshold=threshold)
     found = browse.summaries(conn, [h.photo_id for group in groups for h in group])
     return [[found[h.photo_id] for h in group if h.photo_id in found] for group in groups]

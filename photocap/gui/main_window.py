@@ -46,7 +46,8 @@ from photocap.gui.sidebar import Sidebar
 from photocap.gui.status import StatusPanel
 from photocap.gui.welcome import WelcomePage
 from photocap.gui.worker import CaptionProgress, EncodedQuery
-from photocap.library import browse, hybrid, paths
+from photocap.library import browse, paths
+from photocap.library.search import fusion
 from photocap.vision import registry
 
 SEARCH_DEBOUNCE_MS = 250
@@ -226,7 +227,7 @@ class MainWindow(QMainWindow):
             self._run_similar(keep_view)
             return
         encoded = self._encoded.get(text)
-        if encoded is None and hybrid.semantic_text(text).strip():
+        if encoded is None and fusion.semantic_text(text).strip():
             self._encode_keep_view = keep_view
             if not keep_view:
                 self.result_count.setText("searching…")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import sqlite3
 import stat
 import threading
@@ -23,9 +22,9 @@ from photocap.library.files import kind_of
 BUSY_TIMEOUT_MS = 30_000
 
 # The search document of a photo lives in `photo_fts` under a rowid that starts with an estimate of
-# its bm25 rank for a typical word of it (see `photos.fts_key`): FTS5 walks matches in rowid order,
-# so the documents bm25 ranks first come first. search.py relies on this to rank only a bounded set
-# of candidates.
+# its bm25 rank for a typical word of it (see `search.document.fts_key`): FTS5 walks matches in rowid
+# order, so the documents bm25 ranks first come first. search/keyword.py relies on this to rank only
+# a bounded set of candidates.
 FTS_ID_BITS = 32
 FTS_ID_MASK = (1 << FTS_ID_BITS) - 1
 
@@ -102,7 +101,7 @@ MIGRATIONS: list[str] = [
     CREATE INDEX questions_photo ON questions(photo_id);
     CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT);
     -- taken: the date as tokens y2019 m201907 d20190704 (date filters are FTS5 phrases);
-    -- tagkeys: each tag as one token (db.tag_key), so tag:X is an exact FTS5 phrase.
+    -- tagkeys: each tag as one token (search.document.tag_key), so tag:X is an exact FTS5 phrase.
     -- Both are machine tokens: weight 0 in the rank, so filters on them never change a score.
     CREATE VIRTUAL TABLE photo_fts USING fts5(
         caption, tags, name, folder, taken, tagkeys,
@@ -139,7 +138,7 @@ MIGRATIONS: list[str] = [
     ALTER TABLE roots ADD COLUMN dev INTEGER;
     """,
     # 4: image embeddings, one per photo (the current embedding model's), the source of truth for
-    # vector search (any ANN index beside the library is a cache of it: photocap.library.vectors).
+    # vector search (any ANN index beside the library is a cache of it: photocap.library.search.vectors).
     # vector: float16 little-endian of the L2-normalised vector. created_at only grows in commit
     # order within a model (vectors.put), so "created_at > the index's newest" is what an index lacks.
     """
@@ -366,25 +365,6 @@ def write(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         raise
     depth[key] = 0
     conn.execute("COMMIT")
-
-
-_TAKEN = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
-UNDATED_TOKEN = "ynone"
-
-
-def taken_tokens(taken_at: str | None) -> str:
-    """The `taken` column of a search document: 'y2019 m201907 d20190704' ('ynone' without a full
-    date, so that a date range can also be matched as NOT its complement)."""
-    m = _TAKEN.match(taken_at or "")
-    if not m:
-        return UNDATED_TOKEN
-    y, mo, d = m.groups()
-    return f"y{y} m{y}{mo} d{y}{mo}{d}"
-
-
-def tag_key(tag: str) -> str:
-    """The `tagkeys` token of a (cleaned) tag: 't' and its UTF-8 in hex, one FTS5 token, injective."""
-    return "t" + tag.encode("utf-8", "surrogatepass").hex()
 
 
 def optimize_search(conn: sqlite3.Connection, changed: int | None = None) -> None:

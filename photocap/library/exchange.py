@@ -29,8 +29,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import IO, Iterable, Iterator
 
-from photocap.library import paths, photos, search
+from photocap.library import paths, photos
 from photocap.library.db import LibraryError, write
+from photocap.library.search import keyword
 
 CSV_COLUMNS = ["path", "caption", "caption_source", "model", "approved", "tags", "captions", "questions",
                "path_b64"]
@@ -96,7 +97,7 @@ def path_from_exact(text: str) -> str:
 def records(conn: sqlite3.Connection, query: str = "") -> Iterator[dict]:
     """One dict per photo matching `query` (everything when empty), in library order."""
     if query.strip():
-        ids = [photo_id for photo_id, _ in search.ranked_ids(conn, query, limit=-1)]
+        ids = [photo_id for photo_id, _ in keyword.ranked_ids(conn, query, limit=-1)]
     else:
         ids = [r[0] for r in conn.execute("SELECT id FROM photos ORDER BY path")]
     for photo_id in ids:

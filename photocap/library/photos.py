@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sqlite3
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
 from photocap.library import paths
-from photocap.library.db import FTS_ID_BITS, LibraryError, now, tag_key, taken_tokens, write
-from photocap.library.query import STATUSES, STOPWORDS
-
-_TOKEN = re.compile(r"[^\W_]+")
+from photocap.library.db import LibraryError, now, write
+from photocap.library.search import document
+from photocap.library.search.query import STATUSES
 
 
 @dataclass
@@ -305,59 +303,6 @@ def counts(conn: sqlite3.Connection) -> dict[str, int]:
 
 # ---- the search document ------------------------------------------------------------------------
 
-# bm25 as FTS5 computes it (k1 = 1.2, b = 0.75) for a word found tf times in a document of D tokens:
-# tf * (k1 + 1) / (tf + k1 * (1 - b + b * D / avgdl)), times the word's idf. _AVGDL is a fixed guess
-# of the average document length (the real one changes with the library; only the order matters).
-_K1, _B, _AVGDL = 1.2, 0.75, 24.0
-_KEY_MAX = (1 << 30) - 1
-
-
-# Words too common to be searched for: they never set a document's key.
-_STOPWORDS = STOPWORDS
-
-
-def fts_stats(columns: Sequence[str]) -> tuple[int, int]:
-    """(token count, highest count of one word that is no stop word or number) of a document."""
-    counts: dict[str, int] = {}
-    total = 0
-    for text in columns:
-        for token in _TOKEN.findall(text):
-            total += 1
-            token = token.casefold()
-            if token not in _STOPWORDS and not token.isdigit():
-                counts[token] = counts.get(token, 0) + 1
-    return total, max(counts.values(), default=1)
-
-
-def fts_key(token_count: int, photo_id: int, *, top_tf: int = 1) -> int:
-    """Rowid of a search document: an estimate of its bm25 rank first, so FTS5 yields the documents
-    bm25 ranks first, first.
-
-    The estimate is the document's best bm25 for one word (idf aside): that of its most repeated
-    word (`top_tf` times: a word in several captions, in a caption and the tags, twice in a
-    caption), over `token_count` tokens. See search.py for what this leaves approximate.
-    """
-    tf = max(1, top_tf)
-    score = tf * (_K1 + 1) / (tf + _K1 * (1 - _B + _B * token_count / _AVGDL))
-    key = min(_KEY_MAX, max(0, int((1 - score / (_K1 + 1)) * _KEY_MAX)))
-    return (key << FTS_ID_BITS) | photo_id
-
-
-# A photo's FTS5 row, as inserted: (rowid, caption, tags, name, folder, taken, tagkeys).
-SearchDocument = tuple[int, str, str, str, str, str, str]
-
-
-def search_document(photo_id: int, folder: str, name: str, taken_at: str | None,
-                    caption_texts: Sequence[str], tag_list: Sequence[str]) -> SearchDocument:
-    """The search document of a photo (the one declaration of it): captions and tags in the order
-    `captions` and `tags` list them (the user's first), the date as `taken` tokens, one `tagkeys`
-    token per tag, under its `fts_key` rowid."""
-    columns = ("\n".join(caption_texts), " ; ".join(tag_list), name, folder, taken_tokens(taken_at),
-               " ".join(tag_key(t) for t in tag_list))
-    token_count, top_tf = fts_stats(columns)
-    return (fts_key(token_count, photo_id, top_tf=top_tf), *columns)
-
-
 def reindex(conn: sqlite3.Connection, photo_ids: Iterable[int]) -> None:
     """Rebuild the FTS5 documents of these photos from the tables (call inside a write)."""
     for photo_id in photo_ids:
@@ -366,9 +311,9 @@ def reindex(conn: sqlite3.Connection, photo_ids: Iterable[int]) -> None:
                            (photo_id,)).fetchone()
         if row is None or row["status"] == "missing":
             continue
-        doc = search_document(photo_id, row["folder"], row["name"], row["taken_at"],
-                              [c.text for c in captions(conn, photo_id)],
-                              [t for t, _ in tags(conn, photo_id)])
+        doc = document.search_document(photo_id, row["folder"], row["name"], row["taken_at"],
+                                       [c.text for c in captions(conn, photo_id)],
+                                       [t for t, _ in tags(conn, photo_id)])
         conn.execute("INSERT INTO photo_fts (rowid, caption, tags, name, folder, taken, tagkeys)"
                      " VALUES (?,?,?,?,?,?,?)", doc)
         conn.execute("UPDATE photos SET fts_rowid=? WHERE id=?", (doc[0], photo_id))

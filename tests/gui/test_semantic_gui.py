@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from photocap.engine import Engine
 from photocap.gui import library_reads
-from photocap.library import vectors
+from photocap.library.search import vectors
 from photocap.vision import registry
 
 WAIT = 30_000

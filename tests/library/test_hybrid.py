@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytest
 
-from photocap.library import db, hybrid, photos, search, vectors
+from photocap.library import db, photos
+from photocap.library.search import fusion, keyword, vectors
 
 MODEL = "blip-itm-base"
 OTHER = "siglip2-base"
@@ -64,7 +65,7 @@ class Lib:
     names: dict[int, str] = field(default_factory=dict)
 
     def found(self, text: str, q=None, **kw) -> list[str]:
-        hits = hybrid.search(self.conn, text, text_vector=q, model=MODEL if q is not None else None, **kw)
+        hits = fusion.search(self.conn, text, text_vector=q, model=MODEL if q is not None else None, **kw)
         return [self.names.get(h.photo_id, f"bg{h.photo_id}") for h in hits]
 
 
@@ -96,8 +97,8 @@ def lib(tmp_path, request, monkeypatch):
 
 
 def test_semantic_text_is_the_words_and_phrases_without_filters_or_exclusions():
-    assert hybrid.semantic_text('dog "on the beach" -cat tag:pets after:2020 OR') == "dog on the beach"
-    assert hybrid.semantic_text("tag:pets status:done") == ""
+    assert fusion.semantic_text('dog "on the beach" -cat tag:pets after:2020 OR') == "dog on the beach"
+    assert fusion.semantic_text("tag:pets status:done") == ""
 
 
 def test_a_photo_no_keyword_finds_can_rank_first_and_both_lists_rise(lib):
@@ -106,7 +107,7 @@ def test_a_photo_no_keyword_finds_can_rank_first_and_both_lists_rise(lib):
     assert got[0] == "rock_ocean"                         # semantic rank 1, no keyword match
     assert got.index("sea_shell") < 4                     # keyword rank 1 keeps its place
     assert {"rock_ocean", "sandy_coast", "dog_beach", "lake_boat", "sea_shell"} == set(got)
-    hits = hybrid.search(lib.conn, "sea", text_vector=query(SEA), model=MODEL)
+    hits = fusion.search(lib.conn, "sea", text_vector=query(SEA), model=MODEL)
     by = {lib.names[h.photo_id]: h for h in hits}
     assert by["rock_ocean"].keyword_rank is None and by["rock_ocean"].semantic_score > 0.9
     assert by["sea_shell"].keyword_rank == 1 and by["sea_shell"].semantic_score < 0.3
@@ -114,7 +115,7 @@ def test_a_photo_no_keyword_finds_can_rank_first_and_both_lists_rise(lib):
 
 def test_fusion_is_reciprocal_rank_fusion(lib):
     # Keyword list for "coast": sandy_coast (rank 1). Semantic list: rock_ocean, sandy_coast, dog_beach, ...
-    hits = hybrid.search(lib.conn, "coast", text_vector=query(SEA), model=MODEL)
+    hits = fusion.search(lib.conn, "coast", text_vector=query(SEA), model=MODEL)
     semantic = [lib.names.get(i) for i, _ in vectors.knn(lib.conn, MODEL, query(SEA), limit=4)]
     assert semantic[:2] == ["rock_ocean", "sandy_coast"]
     scores = {lib.names[h.photo_id]: h.score for h in hits}
@@ -147,10 +148,10 @@ def test_the_relevance_floor_leaves_unrelated_photos_out(lib):
 
 
 def test_keyword_mode_and_no_vector_are_todays_search(lib):
-    plain = [h.photo_id for h in search.search(lib.conn, "a")]
-    assert [h.photo_id for h in hybrid.search(lib.conn, "a", mode="keyword")] == plain
-    assert [h.photo_id for h in hybrid.search(lib.conn, "a")] == plain
-    assert hybrid.search(lib.conn, "sea", mode="semantic") == []
+    plain = [h.photo_id for h in keyword.search(lib.conn, "a")]
+    assert [h.photo_id for h in fusion.search(lib.conn, "a", mode="keyword")] == plain
+    assert [h.photo_id for h in fusion.search(lib.conn, "a")] == plain
+    assert fusion.search(lib.conn, "sea", mode="semantic") == []
     sem = lib.found("sea", query(SEA), mode="semantic")
     assert sem[0] == "rock_ocean" and "sea_shell" not in sem
 
@@ -163,7 +164,7 @@ def test_sort_newest_and_oldest_order_the_fused_set_by_date(lib):
 
 def test_vectors_of_another_model_are_never_ranked(lib):
     vectors.put(lib.conn, lib.ids["rock_ocean"], OTHER, query(SEA))       # re-embedded by another model
-    hits = hybrid.search(lib.conn, "ocean", text_vector=query(SEA), model=MODEL)
+    hits = fusion.search(lib.conn, "ocean", text_vector=query(SEA), model=MODEL)
     by = {lib.names.get(h.photo_id): h for h in hits}
     assert by["rock_ocean"].semantic_score is None and by["rock_ocean"].keyword_rank == 1
     assert "rock_ocean" not in lib.found("sea", query(SEA))
@@ -177,9 +178,9 @@ def test_a_deleted_or_missing_photo_never_comes_back(lib):
 
 
 def test_similar_leaves_the_photo_out_and_ranks_by_cosine(lib):
-    got = [lib.names.get(h.photo_id) for h in hybrid.similar(lib.conn, lib.ids["rock_ocean"], MODEL, limit=3)]
+    got = [lib.names.get(h.photo_id) for h in fusion.similar(lib.conn, lib.ids["rock_ocean"], MODEL, limit=3)]
     assert got[:2] == ["sandy_coast", "dog_beach"] and "rock_ocean" not in got and len(got) == 3
-    assert hybrid.similar(lib.conn, lib.ids["rock_ocean"], OTHER) == []
+    assert fusion.similar(lib.conn, lib.ids["rock_ocean"], OTHER) == []
 
 
 def test_duplicates_group_near_copies_largest_first(lib):
@@ -193,7 +194,7 @@ def test_duplicates_group_near_copies_largest_first(lib):
         photos.set_auto_captions(lib.conn, pid, ["a cat"], model="tiny")
         vectors.put(lib.conn, pid, MODEL, base + 0.01 * np.random.default_rng(i).standard_normal(DIM))
         copies.append(pid)
-    groups = hybrid.duplicates(lib.conn, "", MODEL, threshold=0.98)
+    groups = fusion.duplicates(lib.conn, "", MODEL, threshold=0.98)
     assert [[h.photo_id for h in g] for g in groups] == [[copies[1], ids["cat_sofa"], copies[0]]]
-    assert hybrid.duplicates(lib.conn, "tag:dog", MODEL) == []
-    assert hybrid.duplicates(lib.conn, "cat", MODEL, threshold=0.98)[0][0].photo_id == copies[1]
+    assert fusion.duplicates(lib.conn, "tag:dog", MODEL) == []
+    assert fusion.duplicates(lib.conn, "cat", MODEL, threshold=0.98)[0][0].photo_id == copies[1]

@@ -19,7 +19,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from photocap.library import db, photos, search
+from photocap.library import db, photos
+from photocap.library.search import document, keyword
+from photocap.library.search.query import ParsedQuery, Term, parse
 
 # name: (path, auto captions, auto tags, taken_at)
 PHOTOS = {
@@ -82,7 +84,7 @@ class Lib:
 
 
 def found(lib, query, **kw) -> list[str]:
-    return [lib.names[h.photo_id] for h in search.search(lib.conn, query, **kw)]
+    return [lib.names[h.photo_id] for h in keyword.search(lib.conn, query, **kw)]
 
 
 # ---- the query language -------------------------------------------------------------------------
@@ -178,49 +180,49 @@ def test_query_language(lib, query, expected):
     got = found(lib, query, limit=100)
     assert set(got) == expected
     assert len(got) == len(set(got))
-    assert search.count(lib.conn, query) == len(expected)
+    assert keyword.count(lib.conn, query) == len(expected)
 
 
 def test_parse_builds_quoted_fts_terms():
-    pq = search.parse('Dog OR "hot ""x" -cat surf* "new yo"* tag:"Hot Dog" folder:2019 NEAR(a')
+    pq = parse('Dog OR "hot ""x" -cat surf* "new yo"* tag:"Hot Dog" folder:2019 NEAR(a')
     assert pq.match_expression() == (
         '(("Dog" OR "hot ") AND "x" AND "surf"* AND "new yo"* AND "NEAR(a") NOT ("cat")')
-    assert pq.tags == ["hot dog"] and pq.folders == [search.Term("2019", phrase=True)]
-    assert search.parse("dog dog").match_expression() == '"dog"'
-    assert search.parse("").match_expression() is None
-    assert search.parse('a"b').match_expression() == '"a""b"'
+    assert pq.tags == ["hot dog"] and pq.folders == [Term("2019", phrase=True)]
+    assert parse("dog dog").match_expression() == '"dog"'
+    assert parse("").match_expression() is None
+    assert parse('a"b').match_expression() == '"a""b"'
 
 
 def test_parse_dates_and_unknown_filters():
-    pq = search.parse("after:2020/1/5 before:2021 after:2019 col:x status:nope")
+    pq = parse("after:2020/1/5 before:2021 after:2019 col:x status:nope")
     assert (pq.after, pq.before) == ("2020-01-05", "2021")
     assert [t.text for g in pq.groups for t in g] == ["col:x", "status:nope"]
-    assert search.parse("after:2020-02-30").after is None
+    assert parse("after:2020-02-30").after is None
 
 
 # ---- results ------------------------------------------------------------------------------------
 
 def test_hits_carry_page_details(lib):
-    [hit] = search.search(lib.conn, "grandma")
+    [hit] = keyword.search(lib.conn, "grandma")
     assert hit.photo_id == lib.ids["party"]
     assert hit.caption == "Grandma's 80th birthday"          # the user's caption first
     assert hit.tags == ["grandma", "people", "table"]         # user tags first
     assert hit.path == PHOTOS["party"][0]
     assert hit.taken_at == "2015-12-24T19:00:00" and hit.status == "done"
     assert hit.score > 0
-    [pending] = search.search(lib.conn, "pxl")
+    [pending] = keyword.search(lib.conn, "pxl")
     assert pending.caption is None and pending.tags == [] and pending.status == "pending"
 
 
 def test_ranking_prefers_short_documents(lib):
     got = found(lib, "dog")
     assert got.index("just_dog") < got.index("long_dog")
-    scores = [h.score for h in search.search(lib.conn, "dog")]
+    scores = [h.score for h in keyword.search(lib.conn, "dog")]
     assert scores == sorted(scores, reverse=True)
 
 
 def test_listing_is_newest_first_undated_last(lib):
-    hits = search.search(lib.conn, "")
+    hits = keyword.search(lib.conn, "")
     dated = [h.taken_at for h in hits if h.taken_at]
     assert dated == sorted(dated, reverse=True)
     assert hits[-1].taken_at is None and all(h.score == 0.0 for h in hits)
@@ -238,11 +240,11 @@ def test_limit_and_offset(lib):
 
 
 def test_ranked_ids_match_search(lib):
-    hits = search.search(lib.conn, "dog")
-    assert search.ranked_ids(lib.conn, "dog") == [(h.photo_id, h.score) for h in hits]
-    assert [i for i, _ in search.ranked_ids(lib.conn, "", limit=-1)] == [
-        h.photo_id for h in search.search(lib.conn, "", limit=-1)]
-    assert search.ranked_ids(lib.conn, 'NEAR("', limit=0) == []
+    hits = keyword.search(lib.conn, "dog")
+    assert keyword.ranked_ids(lib.conn, "dog") == [(h.photo_id, h.score) for h in hits]
+    assert [i for i, _ in keyword.ranked_ids(lib.conn, "", limit=-1)] == [
+        h.photo_id for h in keyword.search(lib.conn, "", limit=-1)]
+    assert keyword.ranked_ids(lib.conn, 'NEAR("', limit=0) == []
 
 
 def test_missing_photo_comes_back_when_restored(lib):
@@ -267,11 +269,11 @@ def test_exact_order_equals_fts_rank_order(tmp_path):
     words = ["dog", "cat", "beach", "park", "red", "ball", "man", "woman", "tree", "sky"]
     _random_library(conn, 300, rng, words)
     for query in ["dog", "dog cat", "dog OR sky", '"red ball"', "ba*", "man -woman", "tree sky park"]:
-        match = search.parse(query).match_expression()
+        match = parse(query).match_expression()
         plain = [(r[0] & db.FTS_ID_MASK, -r[1]) for r in conn.execute(
             "SELECT rowid, rank FROM photo_fts WHERE photo_fts MATCH ? ORDER BY rank, rowid LIMIT 50",
             (match,))]
-        got = [(h.photo_id, h.score) for h in search.search(conn, query)]
+        got = [(h.photo_id, h.score) for h in keyword.search(conn, query)]
         assert got == plain, query
         assert plain
 
@@ -281,11 +283,11 @@ def test_exact_order_equals_fts_rank_order(tmp_path):
 @pytest.fixture
 def big(tmp_path, monkeypatch):
     """80 photos with 'dog': 10 short documents, 70 long ones; thresholds lowered to match."""
-    monkeypatch.setattr(search, "EXACT_LIMIT", 40)
-    monkeypatch.setattr(search, "CANDIDATES", 20)
+    monkeypatch.setattr(keyword, "EXACT_LIMIT", 40)
+    monkeypatch.setattr(keyword, "CANDIDATES", 20)
     conn = db.connect(tmp_path / "lib.db")
     rng = random.Random(5)
-    # No word repeats in a document: its key (photos.fts_key) then orders by length alone.
+    # No word repeats in a document: its key (document.fts_key) then orders by length alone.
     filler = [f"word{j}" for j in range(40)]
     order = list(range(80))
     rng.shuffle(order)                   # ids unrelated to length
@@ -305,11 +307,11 @@ def big(tmp_path, monkeypatch):
 def test_large_sets_rank_only_the_shortest_documents(big):
     statements = []
     big.conn.set_trace_callback(statements.append)
-    hits = search.search(big.conn, "dog", limit=10)
+    hits = keyword.search(big.conn, "dog", limit=10)
     big.conn.set_trace_callback(None)
     assert {h.photo_id for h in hits} == big.short
     assert any("rowid <=" in s for s in statements)       # the bounded path was taken
-    assert [h.photo_id for h in hits] == [h.photo_id for h in search.search(big.conn, "dog", limit=10,
+    assert [h.photo_id for h in hits] == [h.photo_id for h in keyword.search(big.conn, "dog", limit=10,
                                                                               exact=True)]
 
 
@@ -329,33 +331,33 @@ def test_documents_with_a_repeated_word_come_first(tmp_path):
 
 
 def test_large_sets_with_filters_probe_with_the_same_filters(big):
-    hits = search.search(big.conn, "dog folder:odd", limit=5)
+    hits = keyword.search(big.conn, "dog folder:odd", limit=5)
     assert len(hits) == 5 and all("/odd/" in h.path for h in hits)
     assert {h.photo_id for h in hits} <= big.short
-    exact = search.search(big.conn, "dog folder:odd", limit=5, exact=True)
+    exact = keyword.search(big.conn, "dog folder:odd", limit=5, exact=True)
     assert [h.photo_id for h in hits] == [h.photo_id for h in exact]
-    assert search.count(big.conn, "dog folder:odd") == 40
+    assert keyword.count(big.conn, "dog folder:odd") == 40
 
 
 def test_sets_at_most_exact_limit_are_ranked_exactly(big, monkeypatch):
-    monkeypatch.setattr(search, "EXACT_LIMIT", 80)
+    monkeypatch.setattr(keyword, "EXACT_LIMIT", 80)
     statements = []
     big.conn.set_trace_callback(statements.append)
-    hits = search.search(big.conn, "dog", limit=30)
+    hits = keyword.search(big.conn, "dog", limit=30)
     big.conn.set_trace_callback(None)
     assert not any("rowid <=" in s for s in statements)
-    assert [h.photo_id for h in hits] == [h.photo_id for h in search.search(big.conn, "dog", limit=30,
+    assert [h.photo_id for h in hits] == [h.photo_id for h in keyword.search(big.conn, "dog", limit=30,
                                                                               exact=True)]
 
 
 def test_deep_pages_are_served(big):
     seen = []
     for offset in range(0, 100, 10):
-        page = search.search(big.conn, "dog", limit=10, offset=offset)
+        page = keyword.search(big.conn, "dog", limit=10, offset=offset)
         assert len(page) == (10 if offset < 80 else 0)
         seen += [h.photo_id for h in page]
     assert len(set(seen)) >= 70          # pages deep in a large set rank a larger candidate set
-    assert search.search(big.conn, "dog", limit=10, offset=75)[-1].photo_id in seen
+    assert keyword.search(big.conn, "dog", limit=10, offset=75)[-1].photo_id in seen
 
 
 # ---- hostile input ------------------------------------------------------------------------------
@@ -381,7 +383,7 @@ def _words(text: str) -> list[str]:
     return _WORD.findall("".join(ch for ch in folded if not unicodedata.combining(ch)))
 
 
-def _has(term: search.Term, columns: list[list[str]]) -> bool:
+def _has(term: Term, columns: list[list[str]]) -> bool:
     """The term's words appear in this order in one column (the last as a prefix for `word*`)."""
     want = _words(term.text)
     n = len(want)
@@ -397,8 +399,8 @@ def _has(term: search.Term, columns: list[list[str]]) -> bool:
 def _oracle(conn: sqlite3.Connection, query: str) -> set[int]:
     """The photos `query` must find, by a plain word model of the tables (no FTS5, no SQL plan):
     every OR-group has a term in one of caption, tags, name, folder; no excluded term does; the
-    filters hold as the module docstring of photocap.library.query states them."""
-    pq = search.parse(query)
+    filters hold as the module docstring of photocap.library.search.query states them."""
+    pq = parse(query)
     if pq.unsearchable:
         return set()
     out = set()
@@ -424,13 +426,13 @@ def _oracle(conn: sqlite3.Connection, query: str) -> set[int]:
 
 def _assert_answers_like_the_oracle(conn: sqlite3.Connection, query: str) -> None:
     want = _oracle(conn, query)
-    how = search.explain(conn, query)
+    how = keyword.explain(conn, query)
     assert how.attempt == "parsed", how                       # not the literal retry, not given up
-    every = search.search(conn, query, limit=-1)
+    every = keyword.search(conn, query, limit=-1)
     assert {h.photo_id for h in every} == want
     assert len(every) == len(want)                            # no photo twice
-    assert search.count(conn, query) == len(want)
-    assert {h.photo_id for h in search.search(conn, query)} == (want if len(want) <= 50 else
+    assert keyword.count(conn, query) == len(want)
+    assert {h.photo_id for h in keyword.search(conn, query)} == (want if len(want) <= 50 else
                                                                 {h.photo_id for h in every[:50]})
 
 
@@ -453,9 +455,9 @@ def test_hostile_queries_with_a_caption_word_still_find_its_photos(lib):
     for query in ("((dog)", "dog)", "dog AND", "OR dog", "dog OR", "dog NOT", "dog**", "🐕 dog",
                   "dog\x00", "(dog", "'; dog --", "{dog}:", "^dog", "*dog",
                   "dog " * 3000):
-        hits = search.search(lib.conn, query, limit=-1)
+        hits = keyword.search(lib.conn, query, limit=-1)
         assert dogs <= {h.photo_id for h in hits}, query
-        assert search.explain(lib.conn, query).attempt == "parsed", query
+        assert keyword.explain(lib.conn, query).attempt == "parsed", query
 
 
 def _parse_cpu_seconds(text: str) -> float:
@@ -463,7 +465,7 @@ def _parse_cpu_seconds(text: str) -> float:
     best = float("inf")
     for _ in range(3):
         t0 = time.process_time()
-        search.parse(text)
+        parse(text)
         best = min(best, time.process_time() - t0)
     return best
 
@@ -497,46 +499,46 @@ def test_parser_is_linear_on_pathological_text(name):
 
 
 def test_non_string_queries(lib):
-    assert len(search.search(lib.conn, None)) == len(LIVE)
-    assert found(lib, b"dog \xff") and search.search(lib.conn, 42) == []
+    assert len(keyword.search(lib.conn, None)) == len(LIVE)
+    assert found(lib, b"dog \xff") and keyword.search(lib.conn, 42) == []
 
 
 def test_ten_kilobyte_query(lib):
     query = ("dog " + "lorem ipsum dolor sit amet, " * 400)[:10_240]
-    assert search.search(lib.conn, query) == []
+    assert keyword.search(lib.conn, query) == []
     assert found(lib, "dog " * 2500) == found(lib, "dog")
 
 
 def test_rejected_expression_falls_back_to_literal(lib, monkeypatch):
-    class Broken(search.ParsedQuery):
+    class Broken(ParsedQuery):
         def match_expression(self):
             return 'dog AND ("'
-    real = search.parse
-    monkeypatch.setattr(search, "parse", lambda q: Broken(**vars(real(q))))
+    real = parse
+    monkeypatch.setattr(keyword, "parse", lambda q: Broken(**vars(real(q))))
     assert set(found(lib, "hot dog")) == {"hot_dog"}           # the literal phrase "hot dog"
-    assert search.count(lib.conn, "hot dog") == 1
-    how = search.explain(lib.conn, "hot dog")
+    assert keyword.count(lib.conn, "hot dog") == 1
+    how = keyword.explain(lib.conn, "hot dog")
     assert how.attempt == "literal" and how.query.match_expression() == '"hot dog"'
 
 
 def test_a_literal_rejected_too_gives_up_with_nothing(lib, monkeypatch):
-    class Broken(search.ParsedQuery):
+    class Broken(ParsedQuery):
         def match_expression(self):
             return 'dog AND ("'
-    monkeypatch.setattr(search, "parse", lambda q: Broken(groups=[[search.Term("dog")]]))
-    monkeypatch.setattr(search, "literal", lambda q: Broken(groups=[[search.Term("dog")]]))
-    assert search.explain(lib.conn, "dog").attempt == "gave up"
-    assert search.search(lib.conn, "dog") == [] and search.count(lib.conn, "dog") == 0
-    assert search.ranked_ids(lib.conn, "dog") == []
+    monkeypatch.setattr(keyword, "parse", lambda q: Broken(groups=[[Term("dog")]]))
+    monkeypatch.setattr(keyword, "literal", lambda q: Broken(groups=[[Term("dog")]]))
+    assert keyword.explain(lib.conn, "dog").attempt == "gave up"
+    assert keyword.search(lib.conn, "dog") == [] and keyword.count(lib.conn, "dog") == 0
+    assert keyword.ranked_ids(lib.conn, "dog") == []
 
 
 def test_explain_names_the_route(lib):
-    assert search.explain(lib.conn, "dog").route == "fts"
-    assert search.explain(lib.conn, "tag:dog").route == "listing"
-    assert search.explain(lib.conn, "").route == "listing"
-    assert search.explain(lib.conn, "status:missing dog").route == "python"
-    assert search.explain(lib.conn, "!!!").route == "nothing"
-    assert search.explain(lib.conn, "status:done -status:done").route == "nothing"
+    assert keyword.explain(lib.conn, "dog").route == "fts"
+    assert keyword.explain(lib.conn, "tag:dog").route == "listing"
+    assert keyword.explain(lib.conn, "").route == "listing"
+    assert keyword.explain(lib.conn, "status:missing dog").route == "python"
+    assert keyword.explain(lib.conn, "!!!").route == "nothing"
+    assert keyword.explain(lib.conn, "status:done -status:done").route == "nothing"
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -544,10 +546,10 @@ def test_explain_names_the_route(lib):
 def test_any_text_is_safe(lib, text):
     # Any Unicode: Python's and FTS5's ideas of a word part for some scripts (a letter newer than
     # SQLite's tables), so no word model here; but the parsed query answers, consistently.
-    assert search.explain(lib.conn, text).attempt == "parsed"
-    every = search.ranked_ids(lib.conn, text, limit=-1)
-    assert search.count(lib.conn, text) == len(every) == len({i for i, _ in every})
-    assert search.ranked_ids(lib.conn, text) == every[:50]
+    assert keyword.explain(lib.conn, text).attempt == "parsed"
+    every = keyword.ranked_ids(lib.conn, text, limit=-1)
+    assert keyword.count(lib.conn, text) == len(every) == len({i for i, _ in every})
+    assert keyword.ranked_ids(lib.conn, text) == every[:50]
     assert {i for i, _ in every} <= set(lib.ids.values())
 
 
@@ -598,8 +600,8 @@ def test_reader_searches_while_writer_inserts(tmp_path):
     rounds = 0
     try:
         while not done.is_set() or rounds < 2:
-            hits = search.search(reader, "dog", limit=-1)
-            n = search.count(reader, "tag:dog")
+            hits = keyword.search(reader, "dog", limit=-1)
+            n = keyword.count(reader, "tag:dog")
             assert len(hits) >= seen                         # never goes back
             assert all(h.caption and "dog" in h.caption and h.tags == ["dog"] for h in hits)
             assert n >= len(hits) or n >= seen
@@ -608,13 +610,13 @@ def test_reader_searches_while_writer_inserts(tmp_path):
     finally:
         thread.join()
     assert not errors, errors
-    assert len(search.search(reader, "dog", limit=-1)) == total
+    assert len(keyword.search(reader, "dog", limit=-1)) == total
     assert rounds > 2
 
 
 def test_read_only_connection(lib, tmp_path):
     ro = db.connect(tmp_path / "lib.db", readonly=True)
-    assert found(lib, "dog") == [lib.names[h.photo_id] for h in search.search(ro, "dog")]
+    assert found(lib, "dog") == [lib.names[h.photo_id] for h in keyword.search(ro, "dog")]
     ro.close()
 
 
@@ -640,14 +642,14 @@ def test_date_filters_equal_the_sql_test_on_taken_at(tmp_path):
         for before in [None, *bounds]:
             query = " ".join(x for x in ("dog", after and f"after:{after}",
                                          before and f"before:{before}") if x)
-            pq = search.parse(query)
+            pq = parse(query)
             want = {pid for pid, when in taken.items() if when
                     and (pq.after is None or when >= pq.after)
                     and (pq.before is None or when < pq.before)} if (after or before) else None
-            got = {i for i, _ in search.ranked_ids(conn, query, limit=-1)}
+            got = {i for i, _ in keyword.ranked_ids(conn, query, limit=-1)}
             if want is not None:
                 assert got == want, query
-                assert search.count(conn, query) == len(want)
+                assert keyword.count(conn, query) == len(want)
     conn.set_trace_callback(None)
     assert not any("taken_at >=" in s for s in statements if "photo_fts MATCH" in s)
     conn.close()
@@ -676,20 +678,20 @@ def test_filtered_order_equals_own_rank_order_with_python_filters(tmp_path):
             ('"on a" -sky before:2019', lambda p: taken[p] < "2019"),
             ("dog tag:cat path:/a/", lambda p: "cat" in tags.get(p, ())),
     ]:
-        pq = search.parse(query)
+        pq = parse(query)
         plain = [(r[0] & db.FTS_ID_MASK, -r[1]) for r in conn.execute(
             "SELECT rowid, rank FROM photo_fts WHERE photo_fts MATCH ? ORDER BY rank, rowid",
             (pq.match_expression(),))]
         want = [(p, s) for p, s in plain if keep(p) and all(v in paths[p] for v in pq.paths)]
         statements = []
         conn.set_trace_callback(statements.append)
-        got = search.ranked_ids(conn, query, limit=-1)
+        got = keyword.ranked_ids(conn, query, limit=-1)
         conn.set_trace_callback(None)
         assert got == want, query
         unscored = any("bm25(photo_fts, 1.0, 1.0, 1.0, 0.0" in s for s in statements)
         assert unscored == query.startswith(("dog folder", '"red ball" OR')), query
-        assert search.ranked_ids(conn, query, limit=20) == want[:20], query
-        assert search.count(conn, query) == len(want)
+        assert keyword.ranked_ids(conn, query, limit=20) == want[:20], query
+        assert keyword.count(conn, query) == len(want)
         assert want, query
     conn.close()
 
@@ -697,30 +699,31 @@ def test_filtered_order_equals_own_rank_order_with_python_filters(tmp_path):
 def test_tag_keys_are_one_token_each(lib):
     row = lib.conn.execute("SELECT tagkeys FROM photo_fts WHERE rowid = (SELECT fts_rowid FROM photos"
                            " WHERE id = ?)", (lib.ids["hot_dog"],)).fetchone()[0]
-    assert row.split() == [db.tag_key("lunch"), db.tag_key("hot dog"), db.tag_key("plate")]
-    assert len(db.tag_key("hot dog").split()) == 1 and db.tag_key("x").isalnum()
+    assert row.split() == [document.tag_key("lunch"), document.tag_key("hot dog"), document.tag_key("plate")]
+    assert len(document.tag_key("hot dog").split()) == 1 and document.tag_key("x").isalnum()
     assert found(lib, 'tag:"hot dog" plate') == ["hot_dog"]
     assert found(lib, "-tag:dog tag:plate") == ["hot_dog"]
 
 
 def test_superset_expression_keeps_rare_words():
-    assert search.parse('"sitting on a bench"').superset_expression() == '("sitting" AND "bench")'
-    assert search.parse('"on the"').superset_expression() is None
-    assert search.parse('dog -cat').superset_expression() == '"dog"'
-    assert search.parse('"hot do"* x').superset_expression() == '("hot" AND "do"*) AND "x"'
-    assert search.parse('"café au lait"').superset_expression() is None
-    assert search.parse("dog").superset_expression() is None
+    assert parse('"sitting on a bench"').superset_expression() == '("sitting" AND "bench")'
+    assert parse('"on the"').superset_expression() is None
+    assert parse('dog -cat').superset_expression() == '"dog"'
+    assert parse('"hot do"* x').superset_expression() == '("hot" AND "do"*) AND "x"'
+    assert parse('"café au lait"').superset_expression() is None
+    assert parse("dog").superset_expression() is None
 
 
 # ---- code shape ---------------------------------------------------------------------------------
 
-SEARCH_MODULES = ("search.py", "query.py", "query_sql.py", "photos.py")
+SEARCH_MODULES = ("search/document.py", "search/query.py", "search/compile.py", "search/keyword.py",
+                  "search/vectors.py", "search/fusion.py", "photos.py")
 
 
 @pytest.mark.parametrize("module", SEARCH_MODULES)
 def test_search_modules_import_only_public_names(module):
     """A name shared between modules is public (a `_name` is private to its own module)."""
-    source = Path(photos.__file__).with_name(module).read_text(encoding="utf-8")
+    source = (Path(photos.__file__).parent / module).read_text(encoding="utf-8")
     private = [f"{node.module}.{alias.name}" for node in ast.walk(ast.parse(source))
                if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("photocap")
                for alias in node.names if alias.name.startswith("_")]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from photocap.library import photos, search
+from photocap.library.search import document, keyword
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "search.py"
 
@@ -27,9 +27,9 @@ def test_bulk_library_matches_photos_reindex(tmp_path):
     live = conn.execute("SELECT count(*) FROM photos WHERE status != 'missing'").fetchone()[0]
     assert conn.execute("SELECT count(*) FROM photo_fts").fetchone()[0] == live
     for query in ("man", "dog beach", "tag:dog", "folder:2019 woman", "white OR black"):
-        got = search.search(conn, query)
-        assert got == search.search(conn, query, exact=True)      # small sets: exact order
-        assert search.count(conn, query) >= len(got)
+        got = keyword.search(conn, query)
+        assert got == keyword.search(conn, query, exact=True)      # small sets: exact order
+        assert keyword.count(conn, query) >= len(got)
     conn.close()
     again, rebuilt = bench.open_library(tmp_path, 2_000)           # reused, not rebuilt
     assert rebuilt is None
@@ -37,17 +37,17 @@ def test_bulk_library_matches_photos_reindex(tmp_path):
 
 
 def test_bulk_documents_come_from_the_library_own_builder(tmp_path, monkeypatch):
-    """One declaration of a search document: the benchmark builds each with photos.search_document."""
+    """One declaration of a search document: the benchmark builds each with document.search_document."""
     bench = _bench()
     made = []
-    real = photos.search_document
+    real = document.search_document
 
     def recorded(*args, **kwargs):
         doc = real(*args, **kwargs)
         made.append(doc)
         return doc
 
-    monkeypatch.setattr(photos, "search_document", recorded)
+    monkeypatch.setattr(document, "search_document", recorded)
     conn, _ = bench.open_library(tmp_path, 300)
     stored = conn.execute("SELECT rowid, caption, tags, name, folder, taken, tagkeys FROM photo_fts"
                           " ORDER BY rowid").fetchall()

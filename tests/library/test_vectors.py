@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from photocap.library import db, photos, vectors
+from photocap.library import db, photos
+from photocap.library.search import vectors
 
 MODEL = "blip-itm-base"
 OTHER = "siglip2-base"
@@ -193,7 +194,8 @@ def test_exact_and_ann_paths_agree_on_60k_clustered_vectors(conn):
 WRITER = textwrap.dedent("""
     import sys
     import numpy as np
-    from photocap.library import db, vectors
+    from photocap.library import db
+    from photocap.library.search import vectors
     vectors.EXACT_MAX = 50
     vectors._SAVE_AFTER = 0.0          # rewrite the index file after every catch-up
     conn = db.connect(sys.argv[1])

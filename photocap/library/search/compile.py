@@ -9,8 +9,9 @@ import unicodedata
 from typing import Any, Iterable
 
 from photocap.library import paths
-from photocap.library.db import FTS_ID_MASK, UNDATED_TOKEN, tag_key
-from photocap.library.query import LIVE_STATUSES, STATUSES, WORD, ParsedQuery, Term
+from photocap.library.db import FTS_ID_MASK
+from photocap.library.search.document import UNDATED_TOKEN, tag_key
+from photocap.library.search.query import LIVE_STATUSES, STATUSES, WORD, ParsedQuery, Term
 
 # ---- SQL ----------------------------------------------------------------------------------------
 
@@ -116,7 +117,7 @@ def _library_years(conn: sqlite3.Connection) -> tuple[_dt.date, _dt.date] | None
 
 def _taken_fts(conn: sqlite3.Connection, after: str | None, before: str | None
                ) -> tuple[str, bool, float] | None:
-    """The date filters as an FTS5 phrase set on the `taken` column (db.taken_tokens), whether
+    """The date filters as an FTS5 phrase set on the `taken` column (document.taken_tokens), whether
     it is to be excluded (NOT) rather than required, and its `_weight`; or None (then SQL tests
     taken_at).
 

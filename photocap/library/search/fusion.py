@@ -2,7 +2,7 @@
 
 A query is ranked twice and the two rankings are fused:
 
-- *keyword*: ``search.ranked_ids``, the library's FTS5/bm25 search (every word must match);
+- *keyword*: ``keyword.ranked_ids``, the library's FTS5/bm25 search (every word must match);
 - *semantic*: the cosine between the query's text embedding (the caller encodes
   ``semantic_text(query)`` with the embedding model) and each photo's image embedding
   (``vectors.knn``), over the photos the query allows.
@@ -16,7 +16,7 @@ What stays exact. Plain words are soft: the semantic list does not need them in 
 both lists: filters (``tag:``, ``folder:``, ``path:``, ``after:``, ``before:``, ``status:``),
 excluded words and phrases (``-beach`` drops a photo whose caption, tags, name or folder has the
 word, from the semantic list too), quoted phrases, ``OR`` groups and prefix words (``surf*``) must
-match. The filters are compiled by ``query_sql.Filters``: a set of at most ``vectors.EXACT_MAX``
+match. The filters are compiled by ``compile.Filters``: a set of at most ``vectors.EXACT_MAX``
 allowed photos is listed and searched exactly; a larger one is checked hit by hit on the ANN results.
 
 Relevance floor (no per-model constant). A semantic hit is kept only if its cosine is above what
@@ -49,11 +49,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from photocap.library import vectors
 from photocap.library.db import FTS_ID_MASK
-from photocap.library.query import STATUSES, ParsedQuery, Term, parse
-from photocap.library.query_sql import Filters
-from photocap.library.search import Hit, hits, ranked_ids
+from photocap.library.search import vectors
+from photocap.library.search.compile import Filters
+from photocap.library.search.keyword import Hit, hits, ranked_ids
+from photocap.library.search.query import STATUSES, ParsedQuery, Term, parse
 
 log = logging.getLogger(__name__)
 

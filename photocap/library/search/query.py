@@ -1,4 +1,4 @@
-"""Query text -> a parsed query (its filters become FTS5 phrases and SQL in query_sql.py).
+"""Query text -> a parsed query (its filters become FTS5 phrases and SQL in compile.py).
 
 Query language
 --------------
@@ -57,9 +57,9 @@ LIVE_STATUSES = frozenset(("pending", "done", "failed"))
 FILTER_KEYS = ("tag", "folder", "path", "after", "before", "status")
 _KEY_CHARS = max(len(k) for k in FILTER_KEYS)
 
-# A word, as FTS5's unicode61 tokenizer splits text (photos.py keys documents by the same words).
+# A word, as FTS5's unicode61 tokenizer splits text (document.py keys documents by the same words).
 WORD = re.compile(r"[^\W_]+")
-# Words too common to narrow a search (photos.py never keys a document by them either).
+# Words too common to narrow a search (document.py never keys a document by them either).
 STOPWORDS = frozenset("a an and are at be by for from in is it near next of on or the to top under"
                       " with front behind".split())
 _DATE = re.compile(r"^(\d{4})(?:[-/.](\d{1,2})(?:[-/.](\d{1,2}))?)?$")

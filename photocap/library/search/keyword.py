@@ -1,6 +1,7 @@
 """User query -> safe FTS5 MATCH + filters, ranked by bm25, fast on large libraries.
 
-The query language is described in photocap.library.query (the parser and the filters).
+The query language is described in photocap.library.search.query (the parser; compile.py turns its
+filters into FTS5 phrases and SQL).
 
 Ranking and speed
 -----------------
@@ -8,13 +9,13 @@ Hits are ranked by bm25 (FTS5 ``rank``; lower is better, ``Hit.score = -rank`` s
 better), ties broken by FTS rowid. A query with only filters, or an empty one, lists photos newest
 taken first (no date last). The FTS5 table's rank is ``bm25(1, 1, 1, 1, 0, 0)``: the text columns
 (caption, tags, name, folder) score, the machine columns ``taken`` (date tokens) and ``tagkeys``
-(one token per tag, ``db.tag_key``) do not, so a filter on them never changes a score (a word
+(one token per tag, ``document.tag_key``) do not, so a filter on them never changes a score (a word
 found only there scores 0).
 
 Ranking every match costs 1-3 microseconds a row: 120-290 ms for a word found in 100,000 of 1M
 photos. FTS5's bm25 depends on a document only through the query terms' frequencies (tf) and the
 document's total length D: ``idf * tf*(k1+1) / (tf + k1*(1-b+b*D/avgdl))``. The library stores
-each photo's FTS document under rowid ``(key << 32) | photo_id`` (``photos.fts_key``) where key
+each photo's FTS document under rowid ``(key << 32) | photo_id`` (``document.fts_key``) where key
 decreases with that formula evaluated for the document's most repeated word (no stop word, no
 number) over its D, with a fixed avgdl guess: FTS5, which walks matches lazily in rowid order,
 yields first the documents bm25 is likely to rank first. So, with k = ``CANDIDATES`` doubled until
@@ -39,7 +40,7 @@ it is at least ``2 * (offset + limit)`` (consecutive pages share their candidate
 Filters become FTS5 conditions where they can: ``tag:X`` is exactly ``{tagkeys} : t<hex of X>``
 (``-tag:`` its NOT), ``folder:`` exactly a ``{folder}`` column phrase, ``after:``/``before:``
 exactly an OR of the year, month and day tokens of ``taken`` (``y2019 m201907 d20190704``,
-``db.taken_tokens``) covering the range, or NOT the tokens of the rest of the library's years
+``document.taken_tokens``) covering the range, or NOT the tokens of the rest of the library's years
 plus ``ynone`` (documents without a full date) when that covers fewer documents (an OR walks
 every one of its doclists). ``path:`` adds the whole words it implies; status and the path
 substring are SQL checks on photos (a join, ~1.5 us a row: a random B-tree lookup).
@@ -83,19 +84,8 @@ from typing import Any, Callable, Iterator, TypeVar
 
 from photocap.library import paths
 from photocap.library.db import FTS_ID_MASK
-from photocap.library.query import (  # noqa: F401  (re-exported: the public query API)
-    FILTER_KEYS,
-    LIVE_STATUSES,
-    MAX_FILTERS,
-    MAX_TERM_CHARS,
-    MAX_TERMS,
-    STATUSES,
-    ParsedQuery,
-    Term,
-    literal,
-    parse,
-)
-from photocap.library.query_sql import Filters, WordMatcher
+from photocap.library.search.compile import Filters, WordMatcher
+from photocap.library.search.query import LIVE_STATUSES, STATUSES, ParsedQuery, literal, parse
 
 log = logging.getLogger(__name__)
 
