@@ -110,13 +110,17 @@ def print_hits(hits: list) -> None:
 def cmd_search(args, engine) -> int:
     hits = engine.search(" ".join(args.query), limit=args.limit, mode=args.mode, sort=args.sort,
                          on_note=warn)
-    if args.json:
+    return show_hits(hits, as_json=args.json, none="no photos match")
+
+
+def show_hits(hits: list, *, as_json: bool, none: str) -> int:
+    """Hits as a JSON list, or two lines each, or `none` when there are none."""
+    if as_json:
         print(json.dumps([hit_json(h) for h in hits], indent=2, ensure_ascii=False))
-        return 0
-    if not hits:
-        print("no photos match")
-        return 0
-    print_hits(hits)
+    elif not hits:
+        print(none)
+    else:
+        print_hits(hits)
     return 0
 
 

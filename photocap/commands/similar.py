@@ -6,7 +6,7 @@ import argparse
 import json
 
 from photocap.commands import options
-from photocap.commands.library import hit_json, print_hits
+from photocap.commands.library import hit_json, show_hits
 from photocap.console import path_text, positive_int
 
 DEFAULT_THRESHOLD = 0.95
@@ -47,14 +47,7 @@ def register(sub: argparse._SubParsersAction, parents: list) -> None:
 
 def cmd_similar(args, engine) -> int:
     hits = engine.similar(args.photo, limit=args.limit)
-    if args.json:
-        print(json.dumps([hit_json(h) for h in hits], indent=2, ensure_ascii=False))
-        return 0
-    if not hits:
-        print("no similar photos")
-        return 0
-    print_hits(hits)
-    return 0
+    return show_hits(hits, as_json=args.json, none="no similar photos")
 
 
 def cmd_duplicates(args, engine) -> int:
