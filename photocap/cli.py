@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Sequence
 
 from photocap import __version__, config
-from photocap.commands import daemon, folders, gui, interop, library, options, similar, vision
+from photocap.commands import daemon, folders, gui, interop, library, options, review, similar, vision
 from photocap.console import OneLineFormatter, printable
 from photocap.library.errors import describe
 
-COMMAND_MODULES = [library, similar, folders, vision, daemon, interop, gui]
+COMMAND_MODULES = [library, similar, folders, vision, daemon, interop, review, gui]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -154,6 +154,7 @@ class Engine:
             **photos.counts(self.conn),
             "embedded": vectors.count(self.conn, model),
             "embed_model": model,
+            "review": photos.review_counts(self.conn),
         }
 
     # ---- captions and questions ------------------------------------------------------------------

@@ -151,6 +151,10 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX embeddings_model ON embeddings(model, created_at);
     """,
+    # 5: when a caption was reviewed (approved, or written by the user); NULL: never reviewed
+    """
+    ALTER TABLE captions ADD COLUMN reviewed_at REAL;
+    """,
 ]
 
 

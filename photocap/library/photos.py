@@ -15,7 +15,8 @@ from typing import Any, Iterable, Sequence
 from photocap.library import paths
 from photocap.library.db import LibraryError, now, write
 from photocap.library.search import document
-from photocap.library.search.query import STATUSES
+from photocap.library.search.compile import review_clause
+from photocap.library.search.query import REVIEW_STATES, STATUSES
 
 
 @dataclass
@@ -210,15 +211,19 @@ def tags(conn: sqlite3.Connection, photo_id: int) -> list[tuple[str, str]]:
 def set_auto_captions(conn: sqlite3.Connection, photo_id: int, texts: Sequence[str], *,
                       model: str | None, options: dict[str, Any] | None = None,
                       tags: Sequence[str] = ()) -> None:
-    """Replace the machine's captions and tags; a user's captions and tags are kept as they are."""
+    """Replace the machine's captions and tags; a user's captions and tags are kept as they are,
+    and so are approved machine captions (re-captioning never unapproves a reviewed photo)."""
     opts = json.dumps(options or {}, sort_keys=True)
     t = now()
     with write(conn):
-        conn.execute("DELETE FROM captions WHERE photo_id=? AND source='auto'", (photo_id,))
+        conn.execute("DELETE FROM captions WHERE photo_id=? AND source='auto' AND approved=0", (photo_id,))
+        kept = {r[0] for r in conn.execute(
+            "SELECT text FROM captions WHERE photo_id=? AND source='auto'", (photo_id,))}
+        new = [text for text in dict.fromkeys(texts) if text not in kept]
         conn.executemany(
             "INSERT INTO captions (photo_id, text, model, options, source, position, created_at)"
             " VALUES (?,?,?,?, 'auto', ?, ?)",
-            [(photo_id, text, model, opts, i, t) for i, text in enumerate(texts)])
+            [(photo_id, text, model, opts, len(kept) + i, t) for i, text in enumerate(new)])
         conn.execute("DELETE FROM tags WHERE photo_id=? AND source='auto'", (photo_id,))
         conn.executemany("INSERT OR IGNORE INTO tags (photo_id, tag, source) VALUES (?,?, 'auto')",
                          [(photo_id, _clean_tag(tag)) for tag in tags if _clean_tag(tag)])
@@ -238,15 +243,69 @@ def set_user_caption(conn: sqlite3.Connection, photo_id: int, text: str, *,
         caption_id = None
         if text:
             caption_id = _new_id(conn.execute(
-                "INSERT INTO captions (photo_id, text, source, approved, created_at)"
-                " VALUES (?,?, 'user', ?, ?)", (photo_id, text, int(approved), now())))
+                "INSERT INTO captions (photo_id, text, source, approved, created_at, reviewed_at)"
+                " VALUES (?,?, 'user', ?, ?, ?)", (photo_id, text, int(approved), now(), now())))
         reindex(conn, [photo_id])
     return caption_id
 
 
 def approve_caption(conn: sqlite3.Connection, caption_id: int, approved: bool = True) -> None:
+    """Approve (or unapprove) one caption; its text never changes. The review time is kept."""
     with write(conn):
-        conn.execute("UPDATE captions SET approved=? WHERE id=?", (int(approved), caption_id))
+        conn.execute("UPDATE captions SET approved=?, reviewed_at=? WHERE id=?",
+                     (int(approved), now() if approved else None, caption_id))
+
+
+# ---- review -------------------------------------------------------------------------------------
+
+def review_state(conn: sqlite3.Connection, photo_id: int) -> tuple[str | None, float | None]:
+    """(todo | approved | edited, when it was reviewed); (None, None) for a photo without captions."""
+    for state in REVIEW_STATES:
+        if conn.execute(f"SELECT {review_clause(state, '?')}", (photo_id,) * _placeholders(state)
+                        ).fetchone()[0]:
+            source = "user" if state == "edited" else "auto"
+            at = conn.execute("SELECT max(reviewed_at) FROM captions WHERE photo_id=? AND source=?"
+                              " AND (source='user' OR approved=1)", (photo_id, source)).fetchone()[0]
+            return state, at
+    return None, None
+
+
+def _placeholders(state: str) -> int:
+    return review_clause(state, "?").count("?")
+
+
+def review_counts(conn: sqlite3.Connection) -> dict[str, int]:
+    """How many photos are in each review state (photos without captions are in none)."""
+    return {state: conn.execute(f"SELECT count(*) FROM photos p WHERE {review_clause(state, 'p.id')}"
+                                ).fetchone()[0] for state in REVIEW_STATES}
+
+
+def approve_todo(conn: sqlite3.Connection, photo_ids: Iterable[int], *, dry_run: bool = False) -> int:
+    """Approve the first machine caption of each `todo` photo among `photo_ids`; how many changed."""
+    ids = list(photo_ids)
+    with write(conn):
+        todo = [i for i in ids if conn.execute(
+            f"SELECT {review_clause('todo', '?')}", (i,) * _placeholders("todo")).fetchone()[0]]
+        if not dry_run:
+            t = now()
+            conn.executemany(
+                "UPDATE captions SET approved=1, reviewed_at=? WHERE id = (SELECT id FROM captions"
+                " WHERE photo_id=? AND source='auto' ORDER BY position, id LIMIT 1)",
+                [(t, i) for i in todo])
+    return len(todo)
+
+
+def reset_review(conn: sqlite3.Connection, photo_ids: Iterable[int], *, dry_run: bool = False) -> int:
+    """Remove the approvals of machine captions; a user's caption is never touched. How many changed."""
+    ids = list(photo_ids)
+    with write(conn):
+        changed = [i for i in ids if conn.execute(
+            "SELECT 1 FROM captions WHERE photo_id=? AND source='auto' AND approved=1 LIMIT 1",
+            (i,)).fetchone()]
+        if not dry_run:
+            conn.executemany("UPDATE captions SET approved=0, reviewed_at=NULL"
+                             " WHERE photo_id=? AND source='auto' AND approved=1", [(i,) for i in changed])
+    return len(changed)
 
 
 def add_user_tags(conn: sqlite3.Connection, photo_id: int, new_tags: Iterable[str]) -> None:

@@ -15,6 +15,22 @@ from photocap.library.search.query import LIVE_STATUSES, STATUSES, WORD, ParsedQ
 
 # ---- SQL ----------------------------------------------------------------------------------------
 
+# A photo's review state from its captions (`{id}` is the photo id's SQL): edited wins over approved.
+_EDITED = "EXISTS (SELECT 1 FROM captions WHERE photo_id = {id} AND source = 'user')"
+_APPROVED = "EXISTS (SELECT 1 FROM captions WHERE photo_id = {id} AND source = 'auto' AND approved = 1)"
+_AUTO = "EXISTS (SELECT 1 FROM captions WHERE photo_id = {id} AND source = 'auto')"
+_REVIEW_SQL = {
+    "edited": _EDITED,
+    "approved": f"(NOT {_EDITED} AND {_APPROVED})",
+    "todo": f"(NOT {_EDITED} AND NOT {_APPROVED} AND {_AUTO})",
+}
+
+
+def review_clause(state: str, photo_id_sql: str) -> str:
+    """SQL true when the photo whose id is `photo_id_sql` is in review `state` (todo, approved, edited)."""
+    return _REVIEW_SQL[state].replace("{id}", photo_id_sql)
+
+
 
 def _like_pattern(value: str) -> str:
     return "%" + value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
@@ -203,6 +219,11 @@ class Filters:
             else:
                 target.append(f"NOT EXISTS (SELECT 1 FROM tags WHERE photo_id = {key} AND tag = ?)")
                 target_params.append(tag)
+        # On photos p (every search path joins them for clauses; fusion has no fts_checks).
+        if pq.reviews:
+            self.clauses.append("(" + " OR ".join(review_clause(s, "p.id") for s in dict.fromkeys(pq.reviews)) + ")")
+        for state in dict.fromkeys(pq.not_reviews):
+            self.clauses.append(f"NOT {review_clause(state, 'p.id')}")
         if pq.folders:
             self.fts_exact.append(_folder_fts(pq.folders))
             self.scored_columns.add("folder")

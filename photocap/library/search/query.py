@@ -22,6 +22,9 @@ Query language
                    D is ``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD`` (``/`` and ``.`` work too).
                    Photos without a date are left out when a date filter is given.
   ``status:S``     pending, done, failed or missing; several ``status:`` filters are ORed.
+  ``review:R``     todo (machine captions only, none approved), approved (a machine caption
+                   accepted) or edited (the user's own caption); several are ORed. A photo without
+                   any caption has no review state and matches none.
 
   Any filter can be negated with ``-`` (``-tag:people``, ``-folder:screenshots``). A filter whose
   value is not valid (``after:party``, ``status:foo``) and an unknown key (``col:x``) are searched
@@ -54,7 +57,8 @@ MAX_FILTERS = 32
 STATUSES = ("pending", "done", "failed", "missing")
 # What a query searches unless it names statuses (missing photos have no search document).
 LIVE_STATUSES = frozenset(("pending", "done", "failed"))
-FILTER_KEYS = ("tag", "folder", "path", "after", "before", "status")
+REVIEW_STATES = ("todo", "approved", "edited")
+FILTER_KEYS = ("tag", "folder", "path", "after", "before", "status", "review")
 _KEY_CHARS = max(len(k) for k in FILTER_KEYS)
 
 # A word, as FTS5's unicode61 tokenizer splits text (document.py keys documents by the same words).
@@ -91,6 +95,8 @@ class ParsedQuery:
     before: str | None = None   # exclusive upper bound on taken_at
     statuses: list[str] = field(default_factory=list)
     not_statuses: list[str] = field(default_factory=list)
+    reviews: list[str] = field(default_factory=list)
+    not_reviews: list[str] = field(default_factory=list)
     # True when the user typed terms of which none has a word character ("!!!", an emoji):
     # such a query matches nothing rather than everything.
     unsearchable: bool = False
@@ -103,7 +109,7 @@ class ParsedQuery:
     def has_filters(self) -> bool:
         return bool(self.tags or self.not_tags or self.folders or self.not_folders or self.paths
                     or self.not_paths or self.after or self.before or self.statuses
-                    or self.not_statuses)
+                    or self.not_statuses or self.reviews or self.not_reviews)
 
     @property
     def effective_statuses(self) -> frozenset[str]:
@@ -332,6 +338,11 @@ def _add_filter(pq: ParsedQuery, key: str, value: str, neg: bool) -> bool:
         if status not in STATUSES:
             return False
         (pq.not_statuses if neg else pq.statuses).append(status)
+    elif key == "review":
+        state = value.lower()
+        if state not in REVIEW_STATES:
+            return False
+        (pq.not_reviews if neg else pq.reviews).append(state)
     else:
         return False
     return True

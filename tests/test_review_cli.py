@@ -1,0 +1,98 @@
+"""Review state (todo, approved, edited): the review: filter, status counts, `photocap review`."""
+
+import json
+
+import pytest
+from PIL import Image
+
+from photocap import cli
+from photocap.library import db, photos
+from photocap.library.search import keyword
+
+
+@pytest.fixture
+def library(tmp_path):
+    """Four photos: two with machine captions, one with none, one the user captioned."""
+    root = tmp_path / "pics"
+    root.mkdir()
+    names = ["beach.jpg", "forest.jpg", "night.png", "party.jpg"]
+    for name in names:
+        Image.new("RGB", (32, 24), "yellow").save(root / name)
+    path = str(tmp_path / "lib.db")
+    assert cli.main(["--db", path, "index", "--no-caption", str(root)]) == 0
+    conn = db.connect(path)
+    ids = {name: photos.by_path(conn, str(root / name)).id for name in names}
+    photos.set_auto_captions(conn, ids["beach.jpg"], ["a dog on the beach", "a brown dog"], model="m")
+    photos.set_auto_captions(conn, ids["forest.jpg"], ["a green forest"], model="m")
+    photos.set_auto_captions(conn, ids["party.jpg"], ["people at a party"], model="m")
+    photos.set_user_caption(conn, ids["party.jpg"], "our party")
+    return path, ids, conn
+
+
+def names_for(conn, ids, query):
+    by_id = {v: k for k, v in ids.items()}
+    return sorted(by_id[i] for i, _ in keyword.ranked_ids(conn, query, limit=-1))
+
+
+def test_review_filters_and_negation(library):
+    _, ids, conn = library
+    assert names_for(conn, ids, "review:todo") == ["beach.jpg", "forest.jpg"]
+    assert names_for(conn, ids, "review:edited") == ["party.jpg"]
+    assert names_for(conn, ids, "review:approved") == []
+    # A photo with no caption at all has no review state: it is left out of every review: filter.
+    assert names_for(conn, ids, "-review:todo") == ["night.png", "party.jpg"]
+    assert names_for(conn, ids, "dog review:todo") == ["beach.jpg"]
+    assert names_for(conn, ids, "review:TODO review:edited") == ["beach.jpg", "forest.jpg", "party.jpg"]
+    # Not a review state: searched as plain text (finds nothing here).
+    assert names_for(conn, ids, "review:maybe") == []
+
+
+def test_approving_keeps_text_records_time_and_survives_recaption(library):
+    _, ids, conn = library
+    beach = ids["beach.jpg"]
+    first = photos.captions(conn, beach)[0]
+    before = db.now()
+    photos.approve_caption(conn, first.id)
+    assert names_for(conn, ids, "review:approved") == ["beach.jpg"]
+    state, at = photos.review_state(conn, beach)
+    assert state == "approved" and at is not None and at >= before
+    assert photos.captions(conn, beach)[0].text == "a dog on the beach"
+    # Re-captioning (a new model run) never unapproves an approved photo.
+    photos.set_auto_captions(conn, beach, ["a puppy on sand"], model="m2")
+    assert names_for(conn, ids, "review:approved") == ["beach.jpg"]
+    approved = [c for c in photos.captions(conn, beach) if c.approved]
+    assert [c.text for c in approved] == ["a dog on the beach"]
+    assert photos.review_state(conn, ids["party.jpg"])[0] == "edited"
+    assert photos.review_state(conn, ids["night.png"]) == (None, None)
+
+
+def test_status_json_counts_review_states(library, capsys):
+    path, ids, conn = library
+    capsys.readouterr()
+    assert cli.main(["--db", path, "status", "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["review"] == {"todo": 2, "approved": 0, "edited": 1}
+
+
+def test_review_approve_and_reset_from_the_cli(library, capsys):
+    path, ids, conn = library
+    capsys.readouterr()
+    assert cli.main(["--db", path, "review", "approve", "--dry-run", "folder:pics"]) == 0
+    assert "2 photos would be approved" in capsys.readouterr().out
+    assert names_for(conn, ids, "review:approved") == []          # a dry run changes nothing
+    assert cli.main(["--db", path, "review", "approve", "dog"]) == 0
+    assert "1 photo approved" in capsys.readouterr().out
+    approved = [c for c in photos.captions(conn, ids["beach.jpg"]) if c.approved]
+    assert [c.text for c in approved] == ["a dog on the beach"]    # the first machine caption only
+    assert cli.main(["--db", path, "review", "approve", ""]) == 0
+    assert "1 photo approved" in capsys.readouterr().out        # forest; the user's caption untouched
+    assert [c.text for c in photos.captions(conn, ids["party.jpg"]) if c.source == "user"] == ["our party"]
+    assert cli.main(["--db", path, "review", "reset", "--dry-run"]) == 0
+    assert "2 photos would be reset" in capsys.readouterr().out
+    assert names_for(conn, ids, "review:approved") == ["beach.jpg", "forest.jpg"]
+    assert cli.main(["--db", path, "review", "reset", "forest"]) == 0
+    assert "1 photo reset" in capsys.readouterr().out
+    assert names_for(conn, ids, "review:todo") == ["forest.jpg"]
+    assert cli.main(["--db", path, "review", "reset"]) == 0
+    assert names_for(conn, ids, "review:edited") == ["party.jpg"]   # reset never deletes a user caption
+    assert names_for(conn, ids, "review:todo") == ["beach.jpg", "forest.jpg"]
