@@ -1,6 +1,9 @@
 """Review state (todo, approved, edited): the review: filter, status counts, `photocap review`."""
 
+import csv
 import json
+import shutil
+import subprocess
 
 import pytest
 from PIL import Image
@@ -96,3 +99,70 @@ def test_review_approve_and_reset_from_the_cli(library, capsys):
     assert cli.main(["--db", path, "review", "reset"]) == 0
     assert names_for(conn, ids, "review:edited") == ["party.jpg"]   # reset never deletes a user caption
     assert names_for(conn, ids, "review:todo") == ["beach.jpg", "forest.jpg"]
+
+
+# ---- outputs follow review ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_export_approved_only_and_review_state_round_trip(library, tmp_path, fmt, capsys):
+    path, ids, conn = library
+    beach_first = photos.captions(conn, ids["beach.jpg"])[0]
+    photos.approve_caption(conn, beach_first.id, at=1_700_000_000.5)
+    out = tmp_path / f"reviewed.{fmt}"
+    assert cli.main(["--db", path, "export", "--approved-only", "--format", fmt, "--output", str(out)]) == 0
+    if fmt == "jsonl":
+        rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    else:
+        with out.open(encoding="utf-8", newline="") as f:
+            rows = list(csv.DictReader(f))
+    by_name = {r["path"].rsplit("/", 1)[-1]: r for r in rows}
+    assert sorted(by_name) == ["beach.jpg", "party.jpg"]        # forest (todo) and night (none) left out
+    assert by_name["beach.jpg"]["review"] == "approved" and by_name["party.jpg"]["review"] == "edited"
+    assert float(by_name["beach.jpg"]["reviewed_at"]) == 1_700_000_000.5
+    # A fresh library of the same photos takes the review state back.
+    fresh = str(tmp_path / "fresh.db")
+    pics = str(tmp_path / "pics")
+    assert cli.main(["--db", fresh, "index", "--no-caption", pics]) == 0
+    conn2 = db.connect(fresh)
+    ids2 = {name: photos.by_path(conn2, f"{pics}/{name}").id for name in ids}
+    photos.set_auto_captions(conn2, ids2["beach.jpg"], ["a dog on the beach", "a brown dog"], model="m")
+    capsys.readouterr()
+    assert cli.main(["--db", fresh, "import", str(out)]) == 0, capsys.readouterr().err
+    assert photos.review_state(conn2, ids2["beach.jpg"]) == ("approved", 1_700_000_000.5)
+    assert [c.source for c in photos.captions(conn2, ids2["beach.jpg"])] == ["auto", "auto"]
+    assert photos.review_state(conn2, ids2["party.jpg"])[0] == "edited"
+    assert photos.captions(conn2, ids2["party.jpg"])[0].text == "our party"
+
+
+def test_import_of_an_approved_caption_whose_text_changed_is_the_users(library, tmp_path, capsys):
+    path, ids, conn = library
+    pics = str(tmp_path / "pics")
+    out = tmp_path / "r.jsonl"
+    out.write_text(json.dumps({"path": f"{pics}/forest.jpg", "caption": "a pine forest",
+                               "review": "approved"}) + "\n"
+                   + json.dumps({"path": f"{pics}/beach.jpg", "caption": "a dog on the beach",
+                                 "review": "todo"}) + "\n", encoding="utf-8")
+    assert cli.main(["--db", path, "import", str(out)]) == 0
+    assert photos.review_state(conn, ids["forest.jpg"])[0] == "edited"
+    assert photos.captions(conn, ids["forest.jpg"])[0].text == "a pine forest"
+    assert photos.review_state(conn, ids["beach.jpg"]) == ("todo", None)   # unchanged: still to review
+    out.write_text(json.dumps({"path": f"{pics}/beach.jpg", "caption": "x", "review": "maybe"}) + "\n")
+    capsys.readouterr()
+    assert cli.main(["--db", path, "import", str(out)]) == 1
+    assert "line 1: 'review' must be one of todo, approved, edited" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(shutil.which("exiftool") is None, reason="exiftool is not installed")
+@pytest.mark.timeout(120)
+def test_xmp_write_approved_only_is_read_back_by_exiftool(library, tmp_path, capsys):
+    path, ids, conn = library
+    photos.approve_caption(conn, photos.captions(conn, ids["beach.jpg"])[0].id)
+    capsys.readouterr()
+    assert cli.main(["--db", path, "xmp", "write", "--approved-only", "--naming", "digikam"]) == 0
+    assert "wrote XMP for 2 photos" in capsys.readouterr().out
+    pics = tmp_path / "pics"
+    assert not (pics / "forest.jpg.xmp").exists()
+    found = subprocess.run(["exiftool", "-s3", "-Description", str(pics / "beach.jpg.xmp"),
+                            str(pics / "party.jpg.xmp")], capture_output=True, text=True, timeout=60)
+    assert found.returncode == 0, found.stderr
+    assert "a dog on the beach" in found.stdout and "our party" in found.stdout

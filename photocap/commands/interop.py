@@ -8,7 +8,7 @@ import os
 import sys
 
 from photocap.console import printable, warn
-from photocap.library import exchange, xmp
+from photocap.library import exchange, photos, xmp
 from photocap.library.publish import publish
 from photocap.library.search import keyword
 
@@ -18,6 +18,8 @@ def register(sub: argparse._SubParsersAction, parents: list) -> None:
     p.add_argument("query", nargs="*", help="only photos matching this search (default: all)")
     p.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
     p.add_argument("--output", "-o", metavar="FILE", help="write here (default: standard output)")
+    p.add_argument("--approved-only", action="store_true",
+                   help="only photos whose caption was approved or edited (see `photocap review`)")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("import", parents=parents, help="import reviewed captions and tags (JSONL or CSV)")
@@ -34,6 +36,8 @@ def register(sub: argparse._SubParsersAction, parents: list) -> None:
                    help="IMG_1.jpg.xmp (digiKam, darktable) or IMG_1.xmp (Lightroom); default: setting")
     p.add_argument("--into-files", action="store_true",
                    help="also embed the XMP in JPEG files themselves (pixels untouched)")
+    p.add_argument("--approved-only", action="store_true",
+                   help="only photos whose caption was approved or edited (see `photocap review`)")
     p.set_defaults(func=cmd_xmp)
 
     p = sub.add_parser("doctor", parents=parents, help="check the installation and say how to fix problems")
@@ -41,7 +45,7 @@ def register(sub: argparse._SubParsersAction, parents: list) -> None:
 
 
 def cmd_export(args, engine) -> int:
-    rows = exchange.records(engine.conn, " ".join(args.query))
+    rows = exchange.records(engine.conn, " ".join(args.query), approved_only=args.approved_only)
     writer = exchange.write_csv if args.format == "csv" else exchange.write_jsonl
     if args.output:
         tmp = args.output + ".part"
@@ -87,6 +91,8 @@ def cmd_xmp(args, engine) -> int:
     query = " ".join(args.query)
     # An empty query finds every photo that is there (not missing), like `search` and the app.
     ids = [i for i, _ in keyword.ranked_ids(engine.conn, query, limit=-1)]
+    if args.approved_only:
+        ids = [i for i in ids if photos.review_state(engine.conn, i)[0] in exchange.REVIEWED]
     written = failed = 0
     for photo_id in ids:
         try:

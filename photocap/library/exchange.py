@@ -1,8 +1,12 @@
 """Export and import of captions, tags and questions for review work (JSON Lines or CSV).
 
-An export holds, per photo: path, captions (text, source, model, approved), tags (tag, source) and
-questions. Importing a reviewed file back makes each reviewed caption the photo's approved user
-caption (never overwritten by re-captioning) and its tag list the photo's tags.
+An export holds, per photo: path, captions (text, source, model, approved), tags (tag, source),
+questions, and the review state (`review`: todo, approved, edited or null; `reviewed_at`, seconds
+since the epoch). Importing a reviewed file back makes each reviewed caption the photo's approved user
+caption (never overwritten by re-captioning) and its tag list the photo's tags; except that a line
+with review `approved` whose caption is one of the photo's machine captions approves that caption
+(the photo is then approved, not edited), and one with review `todo` whose caption is a machine
+caption leaves the captions as they are.
 
 What `export` writes always imports back exactly:
 - CSV cells that a spreadsheet would run as a formula (starting with = + - @ TAB CR) get a leading
@@ -22,6 +26,7 @@ import base64
 import binascii
 import csv
 import json
+import math
 import os
 import re
 import sqlite3
@@ -32,9 +37,11 @@ from typing import IO, Iterable, Iterator
 from photocap.library import paths, photos
 from photocap.library.db import LibraryError, write
 from photocap.library.search import keyword
+from photocap.library.search.query import REVIEW_STATES
 
 CSV_COLUMNS = ["path", "caption", "caption_source", "model", "approved", "tags", "captions", "questions",
-               "path_b64"]
+               "path_b64", "review", "reviewed_at"]
+REVIEWED = frozenset(("approved", "edited"))      # what --approved-only exports
 # The longest field or JSON line read; more is reported as a bad line, never read whole.
 MAX_FIELD_CHARS = 64 * 1024 * 1024
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -94,8 +101,9 @@ def path_from_exact(text: str) -> str:
 
 # ---- export ------------------------------------------------------------------------------------------
 
-def records(conn: sqlite3.Connection, query: str = "") -> Iterator[dict]:
-    """One dict per photo matching `query` (everything when empty), in library order."""
+def records(conn: sqlite3.Connection, query: str = "", *, approved_only: bool = False) -> Iterator[dict]:
+    """One dict per photo matching `query` (everything when empty), in library order; with
+    `approved_only`, only the photos whose caption was approved or edited."""
     if query.strip():
         ids = [photo_id for photo_id, _ in keyword.ranked_ids(conn, query, limit=-1)]
     else:
@@ -103,6 +111,9 @@ def records(conn: sqlite3.Connection, query: str = "") -> Iterator[dict]:
     for photo_id in ids:
         photo = photos.get(conn, photo_id)
         if photo is None:
+            continue
+        review, reviewed_at = photos.review_state(conn, photo_id)
+        if approved_only and review not in REVIEWED:
             continue
         record = {
             "path": paths.display(photo.path),
@@ -112,6 +123,8 @@ def records(conn: sqlite3.Connection, query: str = "") -> Iterator[dict]:
                          for c in photos.captions(conn, photo_id)],
             "tags": [{"tag": t, "source": s} for t, s in photos.tags(conn, photo_id)],
             "questions": [{"question": q, "answer": a} for q, a in photos.questions(conn, photo_id)],
+            "review": review,
+            "reviewed_at": reviewed_at,
         }
         exact = exact_path(photo.path)
         if exact is not None:
@@ -142,6 +155,8 @@ def write_csv(rows: Iterable[dict], out: IO[str]) -> int:
             "captions": json.dumps(row["captions"], ensure_ascii=False),
             "questions": json.dumps(row["questions"], ensure_ascii=False),
             "path_b64": row.get("path_b64") or "",
+            "review": row.get("review") or "",
+            "reviewed_at": "" if row.get("reviewed_at") is None else repr(row["reviewed_at"]),
         }
         writer.writerow([escape_cell(cells[c]) for c in CSV_COLUMNS])
         n += 1
@@ -157,6 +172,8 @@ class Reviewed:
     path: str
     caption: str | None = None
     tags: list[str] | None = None
+    review: str | None = None              # todo, approved, edited; None: not given
+    reviewed_at: float | None = None
 
     @property
     def shown(self) -> str:
@@ -205,7 +222,28 @@ def _from_json(number: int, value: object) -> Reviewed:
     if not isinstance(value, dict):
         raise BadLine("not a JSON object")
     return Reviewed(number, _path_of(value.get("path"), value.get("path_b64")),
-                    _text(_json_caption(value), "the caption"), _json_tags(value.get("tags")))
+                    _text(_json_caption(value), "the caption"), _json_tags(value.get("tags")),
+                    _review(value.get("review")), _reviewed_at(value.get("reviewed_at")))
+
+
+def _review(value: object) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or value.strip().lower() not in REVIEW_STATES:
+        raise BadLine("'review' must be one of " + ", ".join(REVIEW_STATES))
+    return value.strip().lower()
+
+
+def _reviewed_at(value: object) -> float | None:
+    if value is None or value == "":
+        return None
+    try:
+        at = float(value) if isinstance(value, (int, float, str)) and not isinstance(value, bool) else None
+    except ValueError:
+        at = None
+    if at is None or not math.isfinite(at) or at < 0:
+        raise BadLine("'reviewed_at' must be a time in seconds since 1970")
+    return at
 
 
 def _json_caption(value: dict) -> object:
@@ -216,7 +254,9 @@ def _json_caption(value: dict) -> object:
         return None
     if not isinstance(caps, list):
         raise BadLine("'captions' must be a list")
-    chosen = next((c for c in caps if isinstance(c, dict) and c.get("source") == "user"), caps[0])
+    # The user's caption, else the approved one, else the first.
+    chosen = next((c for c in caps if isinstance(c, dict) and c.get("source") == "user"),
+                  next((c for c in caps if isinstance(c, dict) and c.get("approved") is True), caps[0]))
     return chosen.get("text") if isinstance(chosen, dict) else chosen
 
 
@@ -270,7 +310,8 @@ def _from_csv(number: int, cells: dict[str, str]) -> Reviewed:
     caption = cells.get("caption")
     tags = cells.get("tags")
     return Reviewed(number, path, _text(caption, "the caption"),
-                    None if tags is None else [_utf8(t, "a tag") for t in split_tags(tags)])
+                    None if tags is None else [_utf8(t, "a tag") for t in split_tags(tags)],
+                    _review(cells.get("review")), _reviewed_at(cells.get("reviewed_at")))
 
 
 def _path_of(path: object, exact: object) -> str:
@@ -371,12 +412,27 @@ def _savepoint(conn: sqlite3.Connection) -> Iterator[None]:
     conn.execute("RELEASE import_line")
 
 
+def _machine_caption(conn: sqlite3.Connection, photo_id: int, item: Reviewed) -> photos.Caption | None:
+    """The machine caption a line with review approved or todo names by its text (None: the line's
+    caption is the user's own, as before review states)."""
+    if item.review not in ("approved", "todo"):
+        return None
+    return next((c for c in photos.captions(conn, photo_id)
+                 if c.source == "auto" and c.text == item.caption), None)
+
+
 def _apply(conn: sqlite3.Connection, photo_id: int, item: Reviewed) -> tuple[int, int]:
     """(captions, tags) set from one reviewed line."""
     captions = tags = 0
     if item.caption is not None and item.caption.strip():
-        photos.set_user_caption(conn, photo_id, item.caption, approved=True)
-        captions = 1
+        machine = _machine_caption(conn, photo_id, item)
+        if machine is None:
+            photos.set_user_caption(conn, photo_id, item.caption, approved=True)
+            captions = 1
+        elif item.review == "approved":
+            if not machine.approved:
+                photos.approve_caption(conn, machine.id, at=item.reviewed_at)
+            captions = 1
     if item.tags is not None:
         current = {t for t, _ in photos.tags(conn, photo_id)}
         wanted = {" ".join(t.lower().split()) for t in item.tags if t.strip()}

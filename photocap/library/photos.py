@@ -249,11 +249,13 @@ def set_user_caption(conn: sqlite3.Connection, photo_id: int, text: str, *,
     return caption_id
 
 
-def approve_caption(conn: sqlite3.Connection, caption_id: int, approved: bool = True) -> None:
-    """Approve (or unapprove) one caption; its text never changes. The review time is kept."""
+def approve_caption(conn: sqlite3.Connection, caption_id: int, approved: bool = True, *,
+                    at: float | None = None) -> None:
+    """Approve (or unapprove) one caption; its text never changes. The review time (`at`, default
+    now) is kept."""
     with write(conn):
         conn.execute("UPDATE captions SET approved=?, reviewed_at=? WHERE id=?",
-                     (int(approved), now() if approved else None, caption_id))
+                     (int(approved), (at or now()) if approved else None, caption_id))
 
 
 # ---- review -------------------------------------------------------------------------------------
