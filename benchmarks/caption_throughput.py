@@ -30,6 +30,8 @@ from PIL import Image, ImageDraw, ImageFilter
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import random_blip  # noqa: E402  (beside this script: the same random model for every benchmark)
+
 NEW_TOKENS = 20
 
 
@@ -64,24 +66,7 @@ def model_folder(scratch: Path) -> tuple[Path, str]:
     found = registry.find_local(registry.resolve("blip-base"))
     if found is not None and registry.has_weights(found):
         return found, "real blip-base weights"
-    import torch
-    from transformers import BertTokenizer, BlipConfig, BlipForConditionalGeneration, BlipProcessor
-    from transformers.models.blip.image_processing_pil_blip import BlipImageProcessorPil
-
-    folder = scratch / "blip-base-random"
-    folder.mkdir()
-    config = BlipConfig(vision_config={"initializer_range": 0.02})  # realistic magnitudes, no denormals
-    text = config.text_config
-    # A word-piece vocabulary with BLIP's ids where they matter: [PAD] 0, [SEP] 102, [DEC] 30522.
-    vocab = [f"w{i}" for i in range(text.vocab_size)]
-    vocab[0], vocab[100], vocab[101], vocab[103] = "[PAD]", "[UNK]", "[CLS]", "[MASK]"
-    vocab[text.sep_token_id], vocab[text.bos_token_id], vocab[text.bos_token_id + 1] = "[SEP]", "[DEC]", "[ENC]"
-    vocab_file = scratch / "vocab.txt"
-    vocab_file.write_text("\n".join(vocab) + "\n", encoding="utf-8")
-    tokenizer = BertTokenizer(str(vocab_file), bos_token="[DEC]")  # positional: vocab_file= is ignored
-    torch.manual_seed(0)
-    BlipForConditionalGeneration(config).save_pretrained(folder, safe_serialization=True)
-    BlipProcessor(image_processor=BlipImageProcessorPil(), tokenizer=tokenizer).save_pretrained(folder)
+    folder = random_blip.build(scratch / "blip-base-random", "BlipForConditionalGeneration")
     return folder, "random weights, blip-base architecture"
 
 

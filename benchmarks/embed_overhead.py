@@ -29,6 +29,8 @@ from PIL import Image, ImageDraw, ImageFilter
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import random_blip  # noqa: E402  (beside this script: the same random model for every benchmark)
+
 
 def photos(count: int, side: int) -> list[Image.Image]:
     """Decoded photo-like images (gradients, shapes, noise), 4:3, `side` pixels on the long edge."""
@@ -45,30 +47,6 @@ def photos(count: int, side: int) -> list[Image.Image]:
         noise = Image.merge("RGB", [Image.effect_noise(size, 40) for _ in range(3)])
         images.append(Image.blend(im.filter(ImageFilter.GaussianBlur(2)), noise, 0.15))
     return images
-
-
-def build(folder: Path, model_class: str) -> Path:
-    """A BLIP model of the base presets' shape with random weights, saved like a checkpoint."""
-    import torch
-    import transformers
-    from transformers import BertTokenizer, BlipConfig, BlipProcessor
-    from transformers.models.blip.image_processing_pil_blip import BlipImageProcessorPil
-
-    folder.mkdir(parents=True)
-    config = BlipConfig(vision_config={"initializer_range": 0.02})  # realistic magnitudes, no denormals
-    text = config.text_config
-    # A word-piece vocabulary with BLIP's ids where they matter: [PAD] 0, [SEP] 102, [DEC] 30522.
-    vocab = [f"w{i}" for i in range(text.vocab_size)]
-    vocab[0], vocab[100], vocab[101], vocab[103] = "[PAD]", "[UNK]", "[CLS]", "[MASK]"
-    vocab[text.sep_token_id], vocab[text.bos_token_id], vocab[text.bos_token_id + 1] = "[SEP]", "[DEC]", "[ENC]"
-    vocab_file = folder / "vocab-source.txt"
-    vocab_file.write_text("\n".join(vocab) + "\n", encoding="utf-8")
-    tokenizer = BertTokenizer(str(vocab_file), bos_token="[DEC]")  # positional: vocab_file= is ignored
-    vocab_file.unlink()
-    torch.manual_seed(0)
-    getattr(transformers, model_class)(config).save_pretrained(folder, safe_serialization=True)
-    BlipProcessor(image_processor=BlipImageProcessorPil(), tokenizer=tokenizer).save_pretrained(folder)
-    return folder
 
 
 def cpu_name() -> str:
@@ -98,9 +76,9 @@ def main() -> None:
     from photocap.vision.loader import load
 
     with tempfile.TemporaryDirectory() as scratch:
-        caption_model = load(str(build(Path(scratch) / "blip-base", "BlipForConditionalGeneration")),
+        caption_model = load(str(random_blip.build(Path(scratch) / "blip-base", "BlipForConditionalGeneration")),
                              device=args.device, precision=args.precision)
-        embed_model = load(str(build(Path(scratch) / "blip-itm-base", "BlipForImageTextRetrieval")),
+        embed_model = load(str(random_blip.build(Path(scratch) / "blip-itm-base", "BlipForImageTextRetrieval")),
                            device=args.device, precision=args.precision)
     options = CaptionOptions(num_beams=args.beams, min_new_tokens=args.tokens, max_new_tokens=args.tokens,
                              repetition_penalty=1.0)

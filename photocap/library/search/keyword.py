@@ -165,26 +165,25 @@ class _Plan:
                          " LIMIT ?)", (self.superset, max(k, EXACT_LIMIT + 1))).fetchone()[0]
         return n < k or n <= EXACT_LIMIT
 
-    def probe(self, conn: sqlite3.Connection, skip: int, after: int | None = None) -> int | None:
-        """The rowid of the (skip+1)-th match in rowid order (after `after`), or None."""
+    def _in_rowid_order(self, after: int | None) -> tuple[str, list[Any]]:
+        """The matches' rowids in rowid order (after `after`), as SQL without its LIMIT."""
         sql = f"SELECT photo_fts.rowid FROM photo_fts{self.join} WHERE {self.where}"
         params = list(self.params)
         if after is not None:
             sql += " AND photo_fts.rowid > ?"
             params.append(after)
-        sql += " ORDER BY photo_fts.rowid LIMIT 1 OFFSET ?"
-        row = conn.execute(sql, [*params, skip]).fetchone()
+        return sql + " ORDER BY photo_fts.rowid", params
+
+    def probe(self, conn: sqlite3.Connection, skip: int, after: int | None = None) -> int | None:
+        """The rowid of the (skip+1)-th match in rowid order (after `after`), or None."""
+        sql, params = self._in_rowid_order(after)
+        row = conn.execute(sql + " LIMIT 1 OFFSET ?", [*params, skip]).fetchone()
         return None if row is None else row[0]
 
     def collect(self, conn: sqlite3.Connection, n: int, after: int | None = None) -> list[int]:
         """The rowids of the first `n` matches (all if n < 0) in rowid order (after `after`)."""
-        sql = f"SELECT photo_fts.rowid FROM photo_fts{self.join} WHERE {self.where}"
-        params = list(self.params)
-        if after is not None:
-            sql += " AND photo_fts.rowid > ?"
-            params.append(after)
-        sql += " ORDER BY photo_fts.rowid LIMIT ?"
-        return [row[0] for row in conn.execute(sql, [*params, n])]
+        sql, params = self._in_rowid_order(after)
+        return [row[0] for row in conn.execute(sql + " LIMIT ?", [*params, n])]
 
     def ranked(self, conn: sqlite3.Connection, limit: int, offset: int,
                cut: int | None, rank_expr: str = "photo_fts.rank") -> list[tuple[int, float]]:
