@@ -17,11 +17,11 @@ import sqlite3
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 from photocap.library import jobs, paths, photos
-from photocap.library.db import check_file, write
+from photocap.library.db import LibraryError, check_file, write
 from photocap.library.humanize import duration
 from photocap.library.images import ImageError, open_image
 from photocap.library.publish import publish
@@ -281,18 +281,8 @@ class CaptionLoop:
 
     def _publish(self, results: list[CaptionResult]) -> None:
         """With the XMP settings on, new captions go to sidecars (and files) at once."""
-        from photocap.library.publish import news as publish_news
-
-        settings = self.host.settings
-        if not (settings.xmp_sidecars or settings.write_into_files):
-            return
         for result in results:
-            try:
-                publish(self.conn, result.photo_id, sidecar=settings.xmp_sidecars,
-                        naming=settings.xmp_naming, into_file=settings.write_into_files)
-            except XmpError as exc:
-                # A read-only folder fails every photo in it: say so once, keep captioning.
-                log.log(logging.WARNING if publish_news(exc) else logging.DEBUG, "XMP not written: %s", exc)
+            publish_one(self.conn, self.host.settings, result.photo_id)
 
 
 def _decoded_or_none(path: str, max_side: int) -> Any:
@@ -301,3 +291,55 @@ def _decoded_or_none(path: str, max_side: int) -> Any:
     except ImageError as exc:
         log.info("cannot embed %s: %s", paths.display(path), exc.reason)
         return None
+
+
+MORE_CANDIDATES = 3             # "more options" asks the model for at least this many samples
+
+
+def more_options(settings: Any) -> Any:
+    """The caption options "more options" uses: the user's, but nucleus samples (top_p from the settings,
+    the user's temperature if they sample, else 1.0), at least MORE_CANDIDATES of them."""
+    from photocap.vision.captioner import CaptionOptions
+    options = CaptionOptions.from_settings(settings)
+    return replace(options, do_sample=True, top_p=settings.top_p,
+                   temperature=settings.temperature if settings.do_sample else 1.0,
+                   num_captions=max(MORE_CANDIDATES, settings.num_captions))
+
+
+def more_captions(conn: sqlite3.Connection, host: Any, photo_id: int) -> list[str]:
+    """More machine candidates for one photo: it is decoded and captioned with other settings than the
+    user's (more_options), and the new distinct captions are added after its old ones in one write
+    (approvals, a user's caption and the review state stay). Returns the photo's machine captions now.
+
+    Raises LibraryError (no such photo) or ImageError (cannot be decoded), one line each; nothing changes.
+    Run it on the thread that owns the host's models.
+    """
+    from photocap.vision.captioner import Captioner
+    from photocap.vision.tags import tags_from_captions
+
+    photo = photos.get(conn, photo_id)
+    if photo is None:
+        raise LibraryError(f"no photo with id {photo_id} in the library")
+    loaded = host.captioner().loaded                 # the user's model, already loaded: no second copy
+    captioner = Captioner(loaded, more_options(host.settings), batch_size=1)
+    image = open_image(photo.path, max_side=2 * loaded.image_size)
+    (texts,) = captioner.caption_images([image])
+    texts = usable_captions(texts)
+    now = photos.add_auto_captions(conn, photo_id, texts, model=host.caption_model_name,
+                                   options=captioner.options.to_dict(), tags=tags_from_captions(texts))
+    log.info("more captions for %s: %s", paths.display(photo.path), " | ".join(now))
+    publish_one(conn, host.settings, photo_id)
+    return now
+
+
+def publish_one(conn: sqlite3.Connection, settings: Any, photo_id: int) -> None:
+    """With the XMP settings on, a photo's captions and tags go to its sidecar (and file)."""
+    from photocap.library.publish import news as publish_news
+    if not (settings.xmp_sidecars or settings.write_into_files):
+        return
+    try:
+        publish(conn, photo_id, sidecar=settings.xmp_sidecars, naming=settings.xmp_naming,
+                into_file=settings.write_into_files)
+    except XmpError as exc:
+        # A read-only folder fails every photo in it: say so once, keep captioning.
+        log.log(logging.WARNING if publish_news(exc) else logging.DEBUG, "XMP not written: %s", exc)

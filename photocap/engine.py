@@ -167,6 +167,13 @@ class Engine:
         loop = CaptionLoop(self.conn, self.models, on_result=on_result, on_progress=on_progress)
         return loop.run(stop, forever=forever, wake=wake)
 
+    def more_captions(self, photo_id: int) -> list[str]:
+        """More machine candidates for a library photo ("more options": nucleus samples added after its
+        captions; approvals and the user's caption stay). Returns its machine captions now. LibraryError
+        or ImageError (one line) when the photo is unknown or cannot be decoded; nothing changes then."""
+        from photocap.captioning import more_captions
+        return more_captions(self.conn, self.models, photo_id)
+
     def caption_files(self, files: list[str]):
         """Caption files without touching the library: yields (path, captions or ImageError)."""
         captioner = self.models.captioner()

@@ -232,6 +232,48 @@ def set_auto_captions(conn: sqlite3.Connection, photo_id: int, texts: Sequence[s
         reindex(conn, [photo_id])
 
 
+def add_auto_captions(conn: sqlite3.Connection, photo_id: int, texts: Sequence[str], *,
+                      model: str | None, options: dict[str, Any] | None,
+                      tags: Sequence[str] = ()) -> list[str]:
+    """More machine candidates for a photo ("more options"): the new distinct ones are appended after
+    the old, whose text, order and approval never change; a user's caption and the review state stay
+    as they are. `tags` are added to the machine's tags. A photo without machine captions yet is
+    captioned as the first time (set_auto_captions). Returns the photo's machine captions now, in order."""
+    with write(conn):
+        _require(conn, photo_id)
+        old = _auto_texts(conn, photo_id)
+        if not old:
+            set_auto_captions(conn, photo_id, _normalised(texts), model=model, options=options, tags=tags)
+            return _auto_texts(conn, photo_id)
+        # Beams and samples differ in spacing only now and then: those are the same candidate.
+        new = [text for text in _normalised(texts) if text not in {" ".join(o.split()) for o in old}]
+        if not new:
+            return old
+        start = conn.execute("SELECT coalesce(max(position), -1) + 1 FROM captions WHERE photo_id=?"
+                             " AND source='auto'", (photo_id,)).fetchone()[0]
+        t = now()
+        opts = json.dumps(options or {}, sort_keys=True)
+        conn.executemany(
+            "INSERT INTO captions (photo_id, text, model, options, source, position, created_at)"
+            " VALUES (?,?,?,?, 'auto', ?, ?)",
+            [(photo_id, text, model, opts, start + i, t) for i, text in enumerate(new)])
+        conn.executemany("INSERT OR IGNORE INTO tags (photo_id, tag, source) VALUES (?,?, 'auto')",
+                         [(photo_id, _clean_tag(tag)) for tag in tags if _clean_tag(tag)])
+        conn.execute("UPDATE photos SET updated_at=? WHERE id=?", (t, photo_id))
+        reindex(conn, [photo_id])
+        return _auto_texts(conn, photo_id)
+
+
+def _auto_texts(conn: sqlite3.Connection, photo_id: int) -> list[str]:
+    return [r[0] for r in conn.execute(
+        "SELECT text FROM captions WHERE photo_id=? AND source='auto' ORDER BY position, id", (photo_id,))]
+
+
+def _normalised(texts: Iterable[str]) -> list[str]:
+    """Whitespace folded, blanks dropped, each text once, in order."""
+    return list(dict.fromkeys(t for t in (" ".join(text.split()) for text in texts) if t))
+
+
 def set_user_caption(conn: sqlite3.Connection, photo_id: int, text: str, *,
                      approved: bool = True) -> int | None:
     """The user's own caption (one per photo): it replaces their earlier one, never an auto one.
