@@ -7,10 +7,11 @@ loop is given, so the loop records the batch in flight, hands its other claims b
 and returns; the worker answers every waiting question and starts the loop again. A question
 therefore waits at most one batch, and no batch is ever cut in half. New settings and stopping use
 the same door, and so does the search box: its query's text is encoded by the embedding model that
-lives here (`encode`), and only the newest query waiting is encoded.
+lives here (`encode`), and only the newest query waiting is encoded. "More options" for a photo
+(`more_captions`, the review's M key) is served the same way: between batches, on the models here.
 
-`run` blocks the thread's event loop, so the GUI calls the thread-safe methods (ask,
-apply_settings, interrupt, stop) directly; results go back as signals carrying plain data only.
+`run` blocks the thread's event loop, so the GUI calls the thread-safe methods (ask, encode,
+more_captions, apply_settings, interrupt, stop) directly; results go back as signals carrying plain data only.
 """
 
 from __future__ import annotations
@@ -67,6 +68,8 @@ class CaptionWorker(QObject):
     answered = Signal(int, str, str)             # photo id, question, answer
     encoded = Signal(object)                     # EncodedQuery
     ask_failed = Signal(int, str, str)           # photo id, question, why
+    more_captions_ready = Signal(int, list)      # photo id, its machine captions now (list[str])
+    more_captions_failed = Signal(int, str)      # photo id, why (one line); nothing changed
     finished = Signal()
 
     def __init__(self, settings: Settings, wake: threading.Event):
@@ -77,6 +80,7 @@ class CaptionWorker(QObject):
         self._stopping = threading.Event()
         self._questions: queue.Queue[tuple[int, str]] = queue.Queue()
         self._queries: queue.Queue[tuple[int, str]] = queue.Queue()
+        self._more: queue.Queue[int] = queue.Queue()
         self._lock = threading.Lock()
         self._new_settings: Settings | None = None
         self._done = self._failed = self._embedded = 0   # totals of earlier runs
@@ -93,6 +97,12 @@ class CaptionWorker(QObject):
     def encode(self, token: int, text: str) -> None:
         """Encode a search query's text; `encoded` brings the vector back (the newest query wins)."""
         self._queries.put((token, text))
+        self.interrupt()
+
+    def more_captions(self, photo_id: int) -> None:
+        """More caption candidates for a photo, made between batches (a batch is never cut);
+        `more_captions_ready` or `more_captions_failed` tells the GUI thread."""
+        self._more.put(photo_id)
         self.interrupt()
 
     def apply_settings(self, settings: Settings) -> None:
@@ -124,6 +134,7 @@ class CaptionWorker(QObject):
                 engine = self._take_new_settings(engine)
                 self._encode_queries(engine)
                 self._answer_questions(engine)
+                self._make_more_captions(engine)
                 if not self._interrupt.is_set():
                     self._caption(engine)
         except Exception as exc:  # noqa: BLE001 - e.g. the library cannot be opened
@@ -159,6 +170,23 @@ class CaptionWorker(QObject):
                 self.ask_failed.emit(photo_id, question, _describe(exc))
             else:
                 self.answered.emit(photo_id, question, answer)
+
+    def _make_more_captions(self, engine) -> None:
+        waiting: list[int] = []
+        while True:
+            try:
+                waiting.append(self._more.get_nowait())
+            except queue.Empty:
+                break
+        for photo_id in dict.fromkeys(waiting):      # asked twice before it was served: one round
+            try:
+                now = engine.more_captions(photo_id)
+            except Exception as exc:  # noqa: BLE001 - shown in the review; captioning goes on
+                log.info("more captions for photo %d failed: %s", photo_id, exc)
+                self.more_captions_failed.emit(photo_id, _describe(exc))
+            else:
+                self.more_captions_ready.emit(photo_id, list(now))
+                self._announce_model(engine)
 
     def _encode_queries(self, engine) -> None:
         newest = None
