@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMainWindow,
     QMessageBox,
+    QPushButton,
     QScrollArea,
     QSplitter,
     QStackedWidget,
@@ -40,6 +41,7 @@ from photocap.gui.grid import GridView
 from photocap.gui.icons import app_icon
 from photocap.gui.library_model import LibraryModel
 from photocap.gui.preview import PreviewDialog
+from photocap.gui.review import ReviewMode
 from photocap.gui.services import AppServices
 from photocap.gui.settings import WATCHING_FIELDS, SettingsDialog, changed
 from photocap.gui.sidebar import Sidebar
@@ -89,6 +91,7 @@ class MainWindow(QMainWindow):
         self._encoded: dict[str, EncodedQuery] = {}      # query text -> its vector (or why none)
         self._encode_keep_view = False
         self._notes_shown: set[str] = set()
+        self.review: ReviewMode | None = None     # review mode, while it is open
         self._embed_problem: str | None = None
         self._build()
         self._connect()
@@ -124,6 +127,10 @@ class MainWindow(QMainWindow):
         search_row.addWidget(self.search, 1)
         search_row.addWidget(self.sort_box)
         search_row.addWidget(self.result_count)
+        self.review_button = QPushButton("Review")
+        self.review_button.setToolTip("Review the captions of the photos this search finds, one by one (Ctrl+R)")
+        self.review_button.clicked.connect(self.start_review)
+        search_row.addWidget(self.review_button)
         middle = QWidget()
         middle_layout = QVBoxLayout(middle)
         middle_layout.setContentsMargins(0, 0, 0, 0)
@@ -158,6 +165,7 @@ class MainWindow(QMainWindow):
         menu = self.menuBar().addMenu("&Library")
         menu.addAction("&Add a photo folder…", self.choose_folder)
         menu.addAction("Find &duplicates…", self.find_duplicates)
+        menu.addAction("&Review this search", QKeySequence("Ctrl+R"), self.start_review)
         menu.addAction("&Settings…", self.open_settings)
         menu.addSeparator()
         menu.addAction("&Quit", QKeySequence.StandardKey.Quit, self.close)
@@ -421,6 +429,32 @@ class MainWindow(QMainWindow):
     def _reload_details(self, photo_id: int) -> None:
         if photo_id == self.details.photo_id and not self.details.is_dirty():
             self.details.show_photo(library_reads.details(self.services.conn, photo_id))
+
+    def start_review(self) -> None:
+        """Review mode over the photos the grid shows now (the current search, in its order)."""
+        if self.pages.currentWidget() is not self.library_page:
+            return                                # reviewing already, or no library yet
+        ids = [self.model.photo_id(row) for row in range(self.model.rowCount())]
+        if not ids:
+            self.statusBar().showMessage("No photos to review: search for some first.", 5000)
+            return
+        self.review = ReviewMode(self.services.conn, self.services.edits, [i for i in ids if i is not None],
+                                 worker=self.services.worker, title=self._query.strip() or "all photos")
+        self.review.left_review.connect(self._review_left)
+        self.pages.addWidget(self.review)
+        self.pages.setCurrentWidget(self.review)
+        self.review.setFocus()
+
+    def _review_left(self) -> None:
+        review, self.review = self.review, None
+        if review is None:
+            return
+        self.pages.setCurrentWidget(self.library_page)
+        self.pages.removeWidget(review)
+        review.stop()
+        review.deleteLater()
+        self.refresh()                            # the grid shows the decisions
+        self.grid.setFocus()
 
     def open_preview(self, photo_id: int) -> None:
         photo = library_reads.details(self.services.conn, photo_id)

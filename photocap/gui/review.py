@@ -1,0 +1,416 @@
+"""Review mode: the photos of a search one at a time, large, with their candidate captions and tags.
+
+Keyboard first: Enter accepts the selected caption and goes on, 1-9 pick, E edits the caption, T the
+tags, M asks the worker for more candidates (the review goes on meanwhile), Space skips, Backspace
+goes back, Ctrl+Z undoes, Escape leaves. Each decision is its own committed write on the edit lane
+(a crash loses nothing); pictures are decoded ahead on a pool (review_images), so moving on shows
+a picture already in memory. One photo's reads (a few indexed rows) run on the GUI thread.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QImage, QKeyEvent, QKeySequence
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
+
+from photocap.gui.details import parse_tags
+from photocap.gui.lanes import DbLane
+from photocap.gui.review_images import PhotoView, Preloader
+from photocap.library import review
+from photocap.library.errors import describe
+
+AHEAD = 4                       # photos decoded ahead of the one shown (and one behind)
+MIN_RATE_SECONDS = 10.0         # the rate is not guessed from the first few seconds
+HELP = ("Enter accept · 1–9 pick · E edit caption · T tags · M more captions · Space skip · "
+        "Backspace back · Ctrl+Z undo · Esc leave")
+STYLE = """
+QListWidget#candidates { font-size: 15px; border: none; background: transparent; }
+QListWidget#candidates::item { padding: 8px 6px; border-radius: 4px; }
+QListWidget#candidates::item:selected { background: palette(highlight); color: palette(highlighted-text); }
+QLabel#progress { font-size: 14px; font-weight: 600; }
+QLabel#footer { color: palette(text); padding: 4px; border-top: 1px solid palette(mid); }
+QLabel#heading { color: palette(dark); font-size: 11px; font-weight: 600; }
+"""
+
+
+@dataclass
+class Decision:
+    """One saved action of this session; `before` is filled on the lane when the write committed."""
+    photo_id: int
+    kind: str
+    before: review.Before | None = None
+
+
+class EscapableLineEdit(QLineEdit):
+    """An editor whose Escape cancels (Enter is returnPressed)."""
+    cancelled = Signal()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() == Qt.Key.Key_Escape:
+            self.cancelled.emit()
+            return
+        super().keyPressEvent(event)
+
+
+W = TypeVar("W", bound=QWidget)
+
+
+def named(widget: W, accessible: str, object_name: str = "") -> W:
+    """The widget with its accessible name (screen readers) and its style sheet name."""
+    if accessible:
+        widget.setAccessibleName(accessible)
+    if object_name:
+        widget.setObjectName(object_name)
+    return widget
+
+
+def progress_text(left: int, total: int, decisions: int, seconds: float) -> str:
+    """"312 of 5,000 left, 41 per minute" (the rate once there is one to tell)."""
+    text = f"{left:,} of {total:,} left"
+    if decisions:
+        text += f", {round(decisions * 60 / max(seconds, MIN_RATE_SECONDS)):,} per minute"
+    return text
+
+
+class ReviewMode(QWidget):
+    left_review = Signal()                  # Escape: the window goes back to the grid
+    decided = Signal(int, str)              # photo id, accept | edit | tags: committed to the library
+    undone = Signal(int)                    # photo id: a decision was taken back in the library
+    failed = Signal(str)                    # one line for the user
+
+    def __init__(self, conn: sqlite3.Connection, edits: DbLane, ids: list[int], *, worker: Any = None,
+                 title: str = "", ahead: int = AHEAD, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._conn, self._edits, self._ids, self._worker, self._ahead = conn, edits, list(ids), worker, ahead
+        self._pos = 0
+        self._item: review.Item | None = None
+        self._items: dict[int, review.Item] = {}          # read once, dropped when the photo changes
+        self._selected = 0
+        self._decided: dict[int, int] = {}                # photo id -> decisions on it still standing
+        self._history: list[Decision] = []
+        self._asking: set[int] = set()                    # photos whose more captions are on the way
+        self._started = time.monotonic()
+        self._title = title
+        self.images = Preloader(self)
+        self._build()
+        self.images.decoded.connect(self._image_ready)
+        self.images.failed.connect(self._image_failed)
+        if worker is not None:
+            worker.more_captions_ready.connect(self._more_ready)
+            worker.more_captions_failed.connect(self._more_failed)
+        self._resized = QTimer(self, singleShot=True, interval=120)
+        self._resized.timeout.connect(lambda: self._show(self._selected))
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self._show()
+
+    # ---- layout ---------------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        self.setAccessibleName("Review mode")
+        self.setStyleSheet(STYLE)
+        self.progress = named(QLabel(), "Review progress", "progress")
+        self.name = named(QLabel(), "Photo name")
+        self.name.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.view = PhotoView()
+        self.view.installEventFilter(self)
+        self.candidates = named(QListWidget(), "Caption candidates", "candidates")
+        self.candidates.setFocusPolicy(Qt.FocusPolicy.NoFocus)     # the keys belong to the review
+        self.candidates.setWordWrap(True)
+        self.candidates.itemClicked.connect(lambda it: self._pick(self.candidates.row(it)))
+        self.caption_edit = named(EscapableLineEdit(), "Edit caption")
+        self.caption_edit.setPlaceholderText("Your caption (Enter saves, Esc cancels)")
+        self.tags = named(QLabel(), "Tags")
+        self.tags.setWordWrap(True)
+        self.tags_edit = named(EscapableLineEdit(), "Edit tags")
+        self.tags_edit.setPlaceholderText("Tags, comma separated (Enter saves, Esc cancels)")
+        self.note = named(QLabel(), "Review message")
+        self.note.setWordWrap(True)
+        self.footer = named(QLabel(HELP), "Review keys", "footer")
+        self.footer.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        for editor, save in ((self.caption_edit, self._save_caption), (self.tags_edit, self._save_tags)):
+            editor.hide()
+            editor.returnPressed.connect(save)
+            editor.cancelled.connect(self._end_editing)
+
+        side = QVBoxLayout()
+        side.addWidget(named(QLabel("Captions"), "", "heading"))
+        side.addWidget(self.candidates, 1)
+        side.addWidget(self.caption_edit)
+        side.addWidget(named(QLabel("Tags"), "", "heading"))
+        side.addWidget(self.tags)
+        side.addWidget(self.tags_edit)
+        side.addWidget(self.note)
+        panel = QWidget()
+        panel.setLayout(side)
+        panel.setMinimumWidth(300)
+        top = QHBoxLayout()
+        top.addWidget(self.progress, 1)
+        top.addWidget(self.name)
+        body = QHBoxLayout()
+        body.addWidget(self.view, 3)
+        body.addWidget(panel, 2)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addLayout(body, 1)
+        layout.addWidget(self.footer)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.view and event.type() == QEvent.Type.Resize:
+            self._resized.start()                         # decode again at the new size, once it settles
+        return False
+
+    # ---- what is shown --------------------------------------------------------------------------
+
+    def current_id(self) -> int | None:
+        return self._ids[self._pos] if self._pos < len(self._ids) else None
+
+    def _read(self, photo_id: int) -> review.Item | None:
+        found = self._items.get(photo_id)
+        if found is None:
+            found = review.item(self._conn, photo_id)
+            if found is not None:
+                self._items[photo_id] = found
+        return found
+
+    def _show(self, selected: int | None = None) -> None:
+        self._end_editing()
+        self._show_progress()
+        photo_id = self.current_id()
+        if photo_id is None:
+            self._item = None
+            self.name.setText("")
+            self.view.show_image(-1, None, "All photos of this review are done.\n\n"
+                                 "Backspace goes back to the last one; Escape leaves.")
+            self.candidates.clear()
+            self.tags.setText("")
+            return
+        item = self._read(photo_id)
+        if item is None:                                  # removed from the library meanwhile
+            del self._ids[self._pos]
+            self._show()
+            return
+        self._item = item
+        self.name.setText(f"{item.name}   ({self._pos + 1:,} of {len(self._ids):,})")
+        self._show_candidates(item.chosen() if selected is None else selected)
+        self.tags.setText(", ".join(item.tags) or "no tags")
+        self.note.setText("Asking for more captions…" if photo_id in self._asking else "")
+        box = self.view.box()
+        image = self.images.image(photo_id, box)
+        if image is not None:
+            self.view.show_image(photo_id, image)
+        elif photo_id in self.images.errors:
+            self.view.show_image(photo_id, None, f"Cannot show this photo: {self.images.errors[photo_id]}")
+        else:
+            self.view.show_image(photo_id, None, "Loading…")
+            self.images.request(photo_id, item.path, box, urgent=True)
+        self._preload(box)
+
+    def _preload(self, box) -> None:
+        wanted = [self._pos + i for i in range(1, self._ahead + 1)] + ([self._pos - 1] if self._ahead else [])
+        for pos in wanted:
+            if 0 <= pos < len(self._ids):
+                item = self._read(self._ids[pos])
+                if item is not None:
+                    self.images.request(item.photo_id, item.path, box)
+
+    def _show_candidates(self, selected: int) -> None:
+        assert self._item is not None
+        self.candidates.clear()
+        for number, cand in enumerate(self._item.candidates, start=1):
+            mark = "  ✓" if cand.approved or (cand.source == "user" and self._item.state == "edited") else ""
+            who = "  (yours)" if cand.source == "user" else ""
+            label = f"{number}.  {cand.text}{who}{mark}" if number <= 9 else f"     {cand.text}{who}{mark}"
+            self.candidates.addItem(QListWidgetItem(label))
+        if not self._item.candidates:
+            self.candidates.addItem("No caption yet: E writes one, M asks the model.")
+        self._pick(selected)
+
+    def _pick(self, index: int) -> None:
+        if self._item is None or not 0 <= index < len(self._item.candidates):
+            return
+        self._selected = index
+        self.candidates.setCurrentRow(index)
+
+    def _show_progress(self) -> None:
+        left = len(self._ids) - sum(1 for i in self._ids if self._decided.get(i))
+        decisions = sum(1 for d in self._history if d.kind != review.TAGS)
+        text = progress_text(left, len(self._ids), decisions, time.monotonic() - self._started)
+        self.progress.setText(f"Reviewing {self._title}:  {text}" if self._title else f"Reviewing:  {text}")
+
+    def _image_ready(self, photo_id: int, _image: QImage) -> None:
+        if photo_id == self.current_id():
+            image = self.images.image(photo_id, self.view.box())      # None: made for another size
+            if image is not None:
+                self.view.show_image(photo_id, image)
+
+    def _image_failed(self, photo_id: int, reason: str) -> None:
+        if photo_id == self.current_id():
+            self.view.show_image(photo_id, None, f"Cannot show this photo: {reason}")
+
+    # ---- keys -----------------------------------------------------------------------------------
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        key, text = event.key(), event.text()
+        if event.matches(QKeySequence.StandardKey.Undo):
+            self.undo()
+        elif key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self.accept()
+        elif text in tuple("123456789") and text:
+            self._pick(int(text) - 1)
+        elif key == Qt.Key.Key_E:
+            self._start_editing(self.caption_edit, self._selected_text())
+        elif key == Qt.Key.Key_T:
+            self._start_editing(self.tags_edit, ", ".join(self._item.tags) if self._item else "")
+        elif key == Qt.Key.Key_M:
+            self.ask_more()
+        elif key == Qt.Key.Key_Space:
+            self._go(self._pos + 1)
+        elif key == Qt.Key.Key_Backspace:
+            self._go(self._pos - 1)
+        elif key == Qt.Key.Key_Escape:
+            self.left_review.emit()
+        else:
+            super().keyPressEvent(event)
+
+    def _go(self, pos: int) -> None:
+        self._pos = max(0, min(pos, len(self._ids)))
+        self._show()
+
+    def _selected_text(self) -> str:
+        if self._item is None or not self._item.candidates:
+            return ""
+        return self._item.candidates[self._selected].text
+
+    def _start_editing(self, editor: QLineEdit, text: str) -> None:
+        if self._item is None:
+            return
+        editor.setText(text)
+        editor.show()
+        editor.setFocus()
+        editor.selectAll()
+
+    def _end_editing(self) -> None:
+        for editor in (self.caption_edit, self.tags_edit):
+            editor.hide()
+        self.setFocus()
+
+    # ---- decisions (each its own write on the edit lane) ------------------------------------------
+
+    def accept(self) -> None:
+        item = self._item
+        if item is None or not item.candidates:
+            return
+        caption_id = item.candidates[self._selected].id
+        self._save(item.photo_id, review.ACCEPT, lambda conn: review.accept(conn, item.photo_id, caption_id))
+        self._go(self._pos + 1)
+
+    def _save_caption(self) -> None:
+        item, text = self._item, self.caption_edit.text()
+        if item is None:
+            return
+        if not text.strip():
+            self.note.setText("A caption cannot be empty: type one, or Esc to cancel.")
+            return
+        self._save(item.photo_id, review.EDIT, lambda conn: review.edit(conn, item.photo_id, text))
+        self._go(self._pos + 1)
+
+    def _save_tags(self) -> None:
+        item, text = self._item, self.tags_edit.text()
+        if item is None:
+            return
+        self._save(item.photo_id, review.TAGS, lambda conn: review.set_tags(conn, item.photo_id, parse_tags(text)))
+        self._end_editing()
+
+    def _save(self, photo_id: int, kind: str, write) -> None:
+        decision = Decision(photo_id, kind)
+        self._history.append(decision)
+        if kind != review.TAGS:
+            self._decided[photo_id] = self._decided.get(photo_id, 0) + 1
+
+        def job(conn: sqlite3.Connection) -> Decision:
+            decision.before = write(conn)             # on the lane: an undo queued after it finds it
+            return decision
+        self._edits.submit(job, self._saved, lambda exc: self._not_saved(decision, exc))
+
+    def _saved(self, decision: Decision) -> None:
+        self._items.pop(decision.photo_id, None)
+        if decision.photo_id == self.current_id() and not self._editing():
+            self._show(self._selected)
+        self.decided.emit(decision.photo_id, decision.kind)
+
+    def _not_saved(self, decision: Decision, exc: Exception) -> None:
+        if decision in self._history:
+            self._history.remove(decision)
+            self._forget(decision)
+        self._items.pop(decision.photo_id, None)
+        self._say(f"Not saved: {describe(exc)}")
+
+    def undo(self) -> None:
+        """Take back the last decision of this session and go back to its photo."""
+        if not self._history:
+            self._say("Nothing to undo in this review.")
+            return
+        decision = self._history.pop()
+        self._forget(decision)
+
+        def job(conn: sqlite3.Connection) -> int:
+            if decision.before is None:                # the decision itself was not saved
+                return decision.photo_id
+            review.undo(conn, decision.before)
+            return decision.photo_id
+        self._edits.submit(job, self._undone, lambda exc: self._say(f"Not undone: {describe(exc)}"))
+        if decision.photo_id in self._ids:
+            self._pos = self._ids.index(decision.photo_id)
+        self._show()
+
+    def _undone(self, photo_id: int) -> None:
+        self._items.pop(photo_id, None)
+        if photo_id == self.current_id() and not self._editing():
+            self._show()
+        self.undone.emit(photo_id)
+
+    def _forget(self, decision: Decision) -> None:
+        if decision.kind != review.TAGS:
+            self._decided[decision.photo_id] = max(0, self._decided.get(decision.photo_id, 0) - 1)
+        self._show_progress()
+
+    def _editing(self) -> bool:
+        return self.caption_edit.isVisible() or self.tags_edit.isVisible()
+
+    def _say(self, text: str) -> None:
+        self.note.setText(text)
+        self.failed.emit(text)
+
+    # ---- more candidates (the worker captions again; the review goes on) --------------------------
+
+    def ask_more(self) -> None:
+        photo_id = self.current_id()
+        if photo_id is None:
+            return
+        if self._worker is None:
+            self._say("More captions need the captioning worker, which is not running.")
+            return
+        self._asking.add(photo_id)
+        self.note.setText("Asking for more captions…")
+        self._worker.more_captions(photo_id)
+
+    def _more_ready(self, photo_id: int, _texts: list) -> None:
+        self._asking.discard(photo_id)
+        self._items.pop(photo_id, None)
+        if photo_id == self.current_id() and not self._editing():
+            self._show(self._selected)
+            self.note.setText("More captions arrived.")
+
+    def _more_failed(self, photo_id: int, reason: str) -> None:
+        self._asking.discard(photo_id)
+        if photo_id == self.current_id():
+            self._say(f"No more captions: {reason}")
+
+    def stop(self) -> None:
+        """Leave: decodes waiting are dropped (the saved decisions are in the library already)."""
+        self.images.stop()
