@@ -218,3 +218,13 @@ def test_a_photo_that_cannot_be_decoded_is_one_line_and_nothing_changes(captione
             engine.more_captions(4242)
         assert [(c.id, c.text) for c in photos.captions(engine.conn, photo.id)] == before
         assert photos.get(engine.conn, photo.id).status == "done"
+
+
+def test_the_num_captions_flag_says_these_are_candidates_for_review(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["index", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    flag = help_text[help_text.index("--num-captions N", help_text.index("caption options")):]
+    flag = flag[:flag.index("--max-new-tokens")]
+    assert "candidates" in flag and "review" in flag and "1 to 10" in flag
+    assert "temperature" in flag and "beams" in flag

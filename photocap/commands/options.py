@@ -41,7 +41,8 @@ def models() -> argparse.ArgumentParser:
     c.add_argument("--top-p", type=checked("top_p"), metavar="P", help=allowed("top_p"))
     c.add_argument("--temperature", type=checked("temperature"), metavar="T", help=allowed("temperature"))
     c.add_argument("--num-captions", type=checked("num_captions"), metavar="N",
-                   help=f"captions per photo ({allowed('num_captions')})")
+                   help=f"caption candidates kept per photo for review: the best beams, or samples at "
+                        f"--temperature with --sample ({allowed('num_captions')})")
     c.add_argument("--max-new-tokens", type=checked("max_new_tokens"), metavar="N",
                    help=f"longest caption in tokens ({allowed('max_new_tokens')}, and what the model allows)")
     c.add_argument("--min-new-tokens", type=checked("min_new_tokens"), metavar="N",

@@ -148,7 +148,9 @@ class SettingsDialog(QDialog):
         self.top_p = _decimal("top_p", s)
         form.addRow("Top p", self.top_p)
         self.num_captions = _whole("num_captions", s)
-        form.addRow("Captions per photo", self.num_captions)
+        self.num_captions.setToolTip("Caption candidates kept per photo for review: the best beams, or samples "
+                                     f"at this temperature. {self.num_captions.toolTip()}")
+        form.addRow("Caption candidates", self.num_captions)
         self.min_new_tokens = _whole("min_new_tokens", s)
         form.addRow("Shortest (tokens)", self.min_new_tokens)
         self.max_new_tokens = _whole("max_new_tokens", s)

@@ -121,3 +121,14 @@ def test_a_photo_that_cannot_be_decoded_fails_alone_in_one_line(qtbot, busy_libr
         assert [c.text for c in photos.captions(conn, photo_id)] == first
     finally:
         conn.close()
+
+
+def test_the_settings_dialog_offers_candidates_for_review(qtbot, settings):
+    from photocap.gui.settings import SettingsDialog
+    dialog = SettingsDialog(settings.replace(num_captions=3))
+    qtbot.addWidget(dialog)
+    tip = dialog.num_captions.toolTip()
+    assert "candidates" in tip and "review" in tip and "1 to 10" in tip
+    assert dialog.num_captions.value() == 3
+    label = dialog.num_captions.parentWidget().layout().labelForField(dialog.num_captions).text()
+    assert "candidates" in label.lower()
