@@ -47,14 +47,20 @@ class Decision:
 
 
 class EscapableLineEdit(QLineEdit):
-    """An editor whose Escape cancels (Enter is returnPressed)."""
+    """An editor whose Enter saves and Escape cancels; neither reaches the review (QLineEdit lets
+    Enter through to its parent, where it would accept the caption too)."""
+    submitted = Signal()
     cancelled = Signal()
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
-        if event.key() == Qt.Key.Key_Escape:
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            event.accept()
+            self.submitted.emit()
+        elif event.key() == Qt.Key.Key_Escape:
+            event.accept()
             self.cancelled.emit()
-            return
-        super().keyPressEvent(event)
+        else:
+            super().keyPressEvent(event)
 
 
 W = TypeVar("W", bound=QWidget)
@@ -96,6 +102,8 @@ class ReviewMode(QWidget):
         self._asking: set[int] = set()                    # photos whose more captions are on the way
         self._started = time.monotonic()
         self._title = title
+        self.committed = 0                                # decisions the lane reported saved
+        self.undone_ids: list[int] = []                   # photos whose decision was taken back, in order
         self.images = Preloader(self)
         self._build()
         self.images.decoded.connect(self._image_ready)
@@ -134,7 +142,7 @@ class ReviewMode(QWidget):
         self.footer.setAlignment(Qt.AlignmentFlag.AlignCenter)
         for editor, save in ((self.caption_edit, self._save_caption), (self.tags_edit, self._save_tags)):
             editor.hide()
-            editor.returnPressed.connect(save)
+            editor.submitted.connect(save)
             editor.cancelled.connect(self._end_editing)
 
         side = QVBoxLayout()
@@ -341,6 +349,7 @@ class ReviewMode(QWidget):
         self._items.pop(decision.photo_id, None)
         if decision.photo_id == self.current_id() and not self._editing():
             self._show(self._selected)
+        self.committed += 1
         self.decided.emit(decision.photo_id, decision.kind)
 
     def _not_saved(self, decision: Decision, exc: Exception) -> None:
@@ -372,6 +381,7 @@ class ReviewMode(QWidget):
         self._items.pop(photo_id, None)
         if photo_id == self.current_id() and not self._editing():
             self._show()
+        self.undone_ids.append(photo_id)
         self.undone.emit(photo_id)
 
     def _forget(self, decision: Decision) -> None:

@@ -122,10 +122,9 @@ class PhotoView(QWidget):
             painter.setPen(QColor(200, 200, 200))
             painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self._text)
             return
-        ratio = self.devicePixelRatioF()
-        size = self._image.size() / ratio
-        size = size.scaled(self.size(), Qt.AspectRatioMode.KeepAspectRatio) if (
-            size.width() > self.width() or size.height() > self.height()) else size
+        # Decoded to fit the view, so this is 1:1 except after a resize (until decoded again) and
+        # for photos smaller than the view.
+        size = self._image.size().scaled(self.size(), Qt.AspectRatioMode.KeepAspectRatio)
         target = QRect(0, 0, size.width(), size.height())
         target.moveCenter(self.rect().center())
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)

@@ -36,11 +36,12 @@ class FolderStats:
 
 
 def summaries(conn: sqlite3.Connection, ids: list[int]) -> dict[int, PhotoSummary]:
-    """One query for a page of grid cells: the user's caption first, else the first automatic one."""
+    """One query for a page of grid cells: the user's caption, else the approved automatic one, else the
+    first automatic one (as photos.captions orders them)."""
     rows = conn.execute(
         "SELECT p.id, p.path, p.name, p.hash, p.status,"
         " (SELECT c.text FROM captions c WHERE c.photo_id = p.id"
-        "  ORDER BY c.source = 'auto', c.position, c.id LIMIT 1)"
+        "  ORDER BY c.source = 'auto', c.approved DESC, c.position, c.id LIMIT 1)"
         " FROM photos p WHERE p.id IN (SELECT value FROM json_each(?))", (json.dumps(ids),))
     return {r[0]: PhotoSummary(id=r[0], path=paths.from_db(r[1]), name=r[2], hash=r[3],
                                status=r[4], caption=r[5]) for r in rows}

@@ -195,8 +195,10 @@ def set_status(conn: sqlite3.Connection, photo_id: int, status: str, error: str 
 # ---- captions and tags --------------------------------------------------------------------------
 
 def captions(conn: sqlite3.Connection, photo_id: int) -> list[Caption]:
+    # The caption that counts first: the user's, else an approved machine caption, else the first;
+    # everything that shows or exports one caption takes the first.
     rows = conn.execute(
-        "SELECT * FROM captions WHERE photo_id=? ORDER BY source='auto', position, id", (photo_id,))
+        "SELECT * FROM captions WHERE photo_id=? ORDER BY source='auto', approved DESC, position, id", (photo_id,))
     return [Caption(id=r["id"], text=r["text"], source=r["source"], model=r["model"],
                     approved=bool(r["approved"]), options=json.loads(r["options"] or "{}"))
             for r in rows]

@@ -121,11 +121,9 @@ def undo(conn: sqlite3.Connection, before: Before) -> None:
     with write(conn):
         if conn.execute("SELECT 1 FROM photos WHERE id=?", (before.photo_id,)).fetchone() is None:
             raise LibraryError("the photo is no longer in the library")
-        kept = [row[0] for row in before.captions]
-        # The user's captions made since go; machine captions added since (more candidates) stay,
-        # with no approval of their own.
-        conn.execute("DELETE FROM captions WHERE photo_id=? AND (source='user' OR id NOT IN"
-                     " (SELECT value FROM json_each(?)))", (before.photo_id, _json_ids(kept)))
+        # The user's caption is put back as it was (or goes); machine captions added since (more
+        # candidates) stay, with no approval of their own.
+        conn.execute("DELETE FROM captions WHERE photo_id=? AND source='user'", (before.photo_id,))
         conn.execute("UPDATE captions SET approved=0, reviewed_at=NULL WHERE photo_id=?", (before.photo_id,))
         marks = ",".join("?" * len(_CAPTION_COLUMNS))
         conn.executemany(f"INSERT OR REPLACE INTO captions ({', '.join(_CAPTION_COLUMNS)}) VALUES ({marks})",
@@ -134,10 +132,6 @@ def undo(conn: sqlite3.Connection, before: Before) -> None:
         conn.executemany("INSERT INTO tags (photo_id, tag, source) VALUES (?,?,?)",
                          [(before.photo_id, tag, source) for tag, source in before.tags])
         photos.reindex(conn, [before.photo_id])
-
-
-def _json_ids(ids: list[int]) -> str:
-    return "[" + ",".join(str(int(i)) for i in ids) + "]"
 
 
 def _before(conn: sqlite3.Connection, photo_id: int, kind: str) -> Before:
