@@ -174,6 +174,10 @@ class ReviewMode(QWidget):
 
     # ---- what is shown --------------------------------------------------------------------------
 
+    def queue(self) -> list[int]:
+        """The photos of this review, in their order."""
+        return list(self._ids)
+
     def current_id(self) -> int | None:
         return self._ids[self._pos] if self._pos < len(self._ids) else None
 

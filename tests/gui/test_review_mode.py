@@ -309,3 +309,33 @@ def test_review_over_a_search_reviews_only_what_it_finds(qtbot, open_window, yea
         qtbot.waitUntil(lambda: window.result_count.text() == "no results", timeout=WAIT)
     finally:
         conn.close()
+
+
+def test_m_asks_for_more_candidates_and_the_review_goes_on(qtbot, open_window, library, conn):
+    caption_all(conn, ["a red square on a table"])
+    window = open_window(library)
+    qtbot.waitUntil(lambda: window.model.rowCount() == 4, timeout=WAIT)
+    window.start_review()
+    review = window.review
+    assert review is not None and review.candidates.count() == 1
+    ids = review.queue()                              # the grid's order
+    key(qtbot, review, Qt.Key.Key_M)
+    assert review.note.text() == "Asking for more captions…"
+    key(qtbot, review, Qt.Key.Key_Space)              # on at once: the worker captions meanwhile
+    assert review.current_id() == ids[1] and review.note.text() == ""
+    key(qtbot, review, Qt.Key.Key_M)                  # this photo is still on screen when they arrive
+    qtbot.waitUntil(lambda: review.candidates.count() > 1, timeout=WAIT)
+    assert review.note.text() == "More captions arrived."
+    texts = [c.text for c in photos.captions(conn, ids[1])]
+    assert [review.candidates.item(i).text() for i in range(review.candidates.count())] == [
+        f"{n}.  {t}" for n, t in enumerate(texts, 1)]
+    assert texts[0] == "a red square on a table" and review.candidates.currentRow() == 0
+
+    qtbot.waitUntil(lambda: len(photos.captions(conn, ids[0])) > 1, timeout=WAIT)
+    key(qtbot, review, Qt.Key.Key_Backspace)          # revisited: the first photo's arrived too
+    assert review.current_id() == ids[0]
+    assert review.candidates.count() == len(photos.captions(conn, ids[0]))
+    key(qtbot, review, Qt.Key.Key_2)
+    key(qtbot, review, Qt.Key.Key_Return)
+    settle(qtbot, review, 1)
+    assert approved_texts(conn, ids[0]) == [photos.captions(conn, ids[0])[0].text] != ["a red square on a table"]
