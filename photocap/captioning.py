@@ -235,15 +235,23 @@ class CaptionLoop:
         """Captions, tags and each photo's vector, in one transaction per batch."""
         if not batch:
             return
-        from photocap.vision.tags import tags_from_captions
-        model = self.host.caption_model_name
-        options = self.host.captioner().options.to_dict()
         made = self._vectors([image for _, _, image in batch])   # model work, outside the write lock
         embed_model = self._embedder.model_id if self._embedder is not None else ""
+        self.record([(job, outcome, vector) for (job, outcome, _image), vector in zip(batch, made, strict=True)],
+                    model=self.host.caption_model_name, options=self.host.captioner().options.to_dict(),
+                    embed_model=embed_model)
+
+    def record(self, batch: list[tuple[jobs.Job, list[str] | ImageError, Any]], *, model: str,
+               options: dict[str, Any], embed_model: str) -> None:
+        """Record (job, captions or ImageError, vector or None) outcomes made by `model` with `options`, in
+        one transaction; the one writer of results, also for outcomes made elsewhere (photocap.cluster)."""
+        if not batch:
+            return
+        from photocap.vision.tags import tags_from_captions
         results = []
         embedded = 0
         with write(self.conn):
-            for (job, outcome, _image), vector in zip(batch, made, strict=True):
+            for job, outcome, vector in batch:
                 if isinstance(outcome, ImageError):
                     retry = jobs.fail(self.conn, self.worker, job.photo_id, outcome.reason,
                                       transient=outcome.transient)

@@ -10,7 +10,7 @@ import logging
 import signal
 import threading
 import time
-from typing import Callable
+from typing import Any, Callable
 
 from photocap.engine import Engine
 from photocap.librarian import Librarian
@@ -23,8 +23,9 @@ MODEL_RETRY_SECONDS = 60.0
 
 def run(engine: Engine, folders: list[str], *, once: bool = False,
         stop: threading.Event | None = None, force_polling: bool = False,
-        clock: Callable[[], float] = time.monotonic) -> int:
-    """Watch and caption until `stop` (or a signal); `clock` times the waits (tests skip it ahead)."""
+        clock: Callable[[], float] = time.monotonic, cluster: Any = None) -> int:
+    """Watch and caption until `stop` (or a signal); `clock` times the waits (tests skip it ahead).
+    With `cluster` (photocap.cluster.ClusterOptions) the captioning runs on a Ray cluster."""
     from photocap.vision.loader import ModelUnavailable
 
     stop = stop or threading.Event()
@@ -33,12 +34,13 @@ def run(engine: Engine, folders: list[str], *, once: bool = False,
         roots.add(engine.conn, folder)
     if not roots.all_roots(engine.conn):
         raise SystemExit("photocap watch: error: no folders: name one, e.g. `photocap watch ~/Pictures`")
+    caption_pending, close = _captioning(engine, cluster)   # joins the cluster before our signal handlers
     restore = _stop_on_signals(stop, wake)
     try:
         if once:
             for report in engine.rescan():
                 Librarian._log_report(report)
-            progress = engine.caption_pending(stop)
+            progress = caption_pending(stop)
             log.info("%s", progress.line())
             return 0
         librarian = Librarian(engine.db_path, engine.settings, wake=wake, force_polling=force_polling,
@@ -49,8 +51,8 @@ def run(engine: Engine, folders: list[str], *, once: bool = False,
         try:
             while not stop.is_set():
                 try:
-                    engine.caption_pending(stop, forever=True, wake=wake,
-                                           on_progress=lambda p: log.info("%s", p.line()))
+                    caption_pending(stop, forever=True, wake=wake,
+                                    on_progress=lambda p: log.info("%s", p.line()))
                 except ModelUnavailable as exc:
                     log.error("%s; photos stay queued, retrying in %.0f s", exc, MODEL_RETRY_SECONDS)
                     _wait(stop, MODEL_RETRY_SECONDS, clock)
@@ -60,6 +62,27 @@ def run(engine: Engine, folders: list[str], *, once: bool = False,
         return 0
     finally:
         restore()
+        close()
+
+
+def _captioning(engine: Engine, cluster: Any) -> tuple[Callable[..., Any], Callable[[], None]]:
+    """engine.caption_pending, or the same loop on a Ray cluster (one connection for the daemon's life);
+    and what to call when done."""
+    if cluster is None:
+        return engine.caption_pending, lambda: None
+    from photocap.cluster import ClusterError, ClusterRun
+    runner = ClusterRun(engine, cluster)
+    try:
+        runner.connect()
+    except ClusterError as exc:
+        raise SystemExit(f"photocap watch: error: {exc}") from None
+
+    def caption_pending(stop: threading.Event, *, forever: bool = False, wake: threading.Event | None = None,
+                        on_progress: Callable | None = None) -> Any:
+        runner.on_progress = on_progress or (lambda p: None)
+        return runner.run(stop, forever=forever, wake=wake)
+
+    return caption_pending, runner.close
 
 
 def _wait(stop: threading.Event, seconds: float, clock: Callable[[], float]) -> None:

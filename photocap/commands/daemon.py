@@ -6,6 +6,7 @@ import argparse
 import logging
 
 from photocap.commands import options
+from photocap.commands.library import add_cluster_flags, cluster_options
 from photocap.console import OneLineFormatter
 
 
@@ -19,6 +20,7 @@ def register(sub: argparse._SubParsersAction, parents: list) -> None:
     p.add_argument("--polling", action="store_true", help="poll folders instead of change notifications")
     p.add_argument("--settle", type=float, metavar="SECONDS", help="quiet time before a new file is taken")
     p.add_argument("--quiet", action="store_true", help="log warnings only")
+    add_cluster_flags(p)
     p.set_defaults(func=cmd_watch)
 
     p = sub.add_parser("pause", parents=parents, help="pause captioning (daemon and app)")
@@ -29,6 +31,7 @@ def register(sub: argparse._SubParsersAction, parents: list) -> None:
 
 def cmd_watch(args, engine) -> int:
     from photocap import daemon
+    on_cluster = cluster_options(args)
     level = (logging.WARNING if args.quiet
              else logging.DEBUG if getattr(args, "debug", False) else logging.INFO)
     logging.getLogger().setLevel(level)
@@ -36,7 +39,7 @@ def cmd_watch(args, engine) -> int:
         handler.setFormatter(OneLineFormatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S"))
     if args.settle is not None:
         engine.settings = engine.settings.replace(settle_seconds=args.settle)
-    return daemon.run(engine, args.folders, once=args.once, force_polling=args.polling)
+    return daemon.run(engine, args.folders, once=args.once, force_polling=args.polling, cluster=on_cluster)
 
 
 def cmd_pause(args, engine) -> int:

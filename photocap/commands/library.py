@@ -25,6 +25,7 @@ def register(sub: argparse._SubParsersAction, parents: list) -> None:
     p.add_argument("--follow-links", action="store_true",
                    help="follow links that lead out of the folders (default: only links that stay inside; "
                         "setting follow_links)")
+    add_cluster_flags(p)
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("search", parents=[*parents, options.embedding()],
@@ -49,7 +50,63 @@ def register(sub: argparse._SubParsersAction, parents: list) -> None:
     p.set_defaults(func=cmd_status)
 
 
+def add_cluster_flags(p: argparse.ArgumentParser) -> None:
+    """--cluster, --path-map and --ship-files (index and watch): caption on a Ray cluster."""
+    p.add_argument("--cluster", metavar="ADDRESS",
+                   help="caption on a Ray cluster: auto, ray://HEAD:10001, or local[:N] to start Ray here with "
+                        "N workers (needs pip install 'photocap[cluster]')")
+    p.add_argument("--path-map", action="append", default=[], metavar="LOCAL=REMOTE",
+                   help="with --cluster: photos under LOCAL are at REMOTE on the workers (repeatable)")
+    p.add_argument("--ship-files", action="store_true",
+                   help="with --cluster: send the photos' bytes to the workers (they need no shared storage)")
+
+
+def cluster_options(args):
+    """The ClusterOptions of --cluster (Ray checked, one line if missing); None without --cluster."""
+    if not args.cluster:
+        if args.path_map or args.ship_files:
+            raise SystemExit("photocap: error: --path-map and --ship-files need --cluster ADDRESS")
+        return None
+    from photocap import cluster
+    try:
+        options = cluster.ClusterOptions(address=cluster.parse_address(args.cluster),
+                                         path_maps=tuple(cluster.parse_path_map(m) for m in args.path_map),
+                                         ship_files=args.ship_files)
+        cluster.import_ray()
+    except cluster.ClusterError as exc:
+        raise SystemExit(f"photocap: error: {exc}") from None
+    return options
+
+
+def caption_on_cluster(engine, options) -> int:
+    """caption_queue on a Ray cluster: one progress line; Ctrl+C or SIGTERM keep what is done (exit 130)."""
+    import sys
+    import threading
+
+    from photocap import cluster
+    line = StatusLine()
+    stop = threading.Event()
+    try:
+        with cluster.ClusterRun(engine, options, on_progress=lambda p: line.show(p.line())) as run, \
+                cluster.stop_on_signals(stop):
+            progress = run.run(stop)
+    except cluster.ModelUnavailable as exc:
+        line.done()
+        warn(f"{engine.status()['pending']} photos wait for captions: {exc}")
+        return 0
+    except cluster.ClusterError as exc:
+        line.done()
+        raise SystemExit(f"photocap: error: {exc}") from None
+    line.done()
+    print(progress.line().replace(", 0 pending", ""))
+    if progress.interrupted:
+        print("photocap: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
 def cmd_index(args, engine) -> int:
+    on_cluster = cluster_options(args)          # checked before scanning: a missing Ray costs nothing
     if args.follow_links:
         engine.settings = engine.settings.replace(follow_links=True)
     progress = Progress("scanning")
@@ -70,6 +127,8 @@ def cmd_index(args, engine) -> int:
     scanned_ok = all(r.online for r in reports)
     if args.no_caption:
         return 0 if scanned_ok else 1
+    if on_cluster is not None:
+        return caption_on_cluster(engine, on_cluster) or (0 if scanned_ok else 1)
     return caption_queue(engine) or (0 if scanned_ok else 1)
 
 

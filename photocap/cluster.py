@@ -1,0 +1,553 @@
+"""The caption loop on a Ray cluster (`--cluster ADDRESS`): Ray Data spreads the work, this process records it.
+
+The driver (this process, on the machine with the library) claims pending jobs from the library's queue in
+chunks under lease, as CaptionLoop does, and streams each chunk through one Ray Data pipeline:
+
+  [read]  --ship-files only: the file bytes, read on this machine's node (capped before reading whole)
+  decode  CPU tasks on any node: each photo decoded exactly as on one machine (open_image, same size)
+  caption actors that load the models once (photocap's loader: the node's GPU and precision, fp16 on
+          CUDA) and caption and embed whole batches with the user's caption options
+
+The results stream back and are recorded in batches through CaptionLoop.record, the library's one writer
+of results, so the rows are those a single-machine run writes. A thread renews the leases of what is
+still in flight. Ray Data does the distribution, batching, backpressure and retries: a caption actor
+that dies is restarted and its batches run again; a result that arrives twice is recorded once (the job
+is no longer ours). Ray is imported only here, and only when a cluster run starts.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Callable
+
+import numpy as np
+
+from photocap.captioning import CaptionLoop, Progress, say_once
+from photocap.library import db, jobs, paths
+from photocap.library.files import NotRegularFile, open_regular
+from photocap.library.images import ImageError, open_image
+from photocap.vision.registry import ModelUnavailable, find_local, model_id, resolve
+
+log = logging.getLogger(__name__)
+
+INSTALL_HINT = "--cluster needs Ray, which is not installed: pip install 'photocap[cluster]'"
+SHIP_MAX_BYTES = 512 * 2**20      # bigger than any camera's photo; a bigger "photo" is not shipped
+CHUNK_PHOTOS = 4096               # claimed at once; caption actors start once per chunk
+RENEW_SECONDS = jobs.LEASE_SECONDS / 5
+DEFAULT_SIDE = 768                # decode size when a node cannot read the model's config (2 x BLIP's 384)
+
+
+class ClusterError(Exception):
+    """A cluster run that cannot start or go on; str() is one line for the user."""
+
+
+@dataclass(frozen=True)
+class ClusterOptions:
+    address: str = "local"                        # auto, ray://head:10001, host:port, local[:N]
+    path_maps: tuple[tuple[str, str], ...] = ()   # (local prefix, worker prefix)
+    ship_files: bool = False
+    ship_max_bytes: int = SHIP_MAX_BYTES
+    chunk: int = CHUNK_PHOTOS
+
+    @property
+    def local_workers(self) -> int | None:
+        """N of local[:N] (default: one per core), None for an existing cluster."""
+        name, _, count = self.address.partition(":")
+        if name != "local":
+            return None
+        return int(count) if count else max(1, os.cpu_count() or 1)
+
+
+def parse_address(text: str) -> str:
+    """ADDRESS as given, checked: local[:N] needs a whole N >= 1."""
+    text = text.strip()
+    name, colon, count = text.partition(":")
+    if name == "local" and colon and not (count.isdigit() and int(count) >= 1):
+        raise ClusterError(f"--cluster {text}: local:N needs a number of workers N of 1 or more")
+    if not text:
+        raise ClusterError("--cluster needs an address: auto, ray://HEAD:10001 or local[:N]")
+    return text
+
+
+def parse_path_map(text: str) -> tuple[str, str]:
+    """LOCAL=REMOTE: photos under LOCAL are read under REMOTE on the workers (absolute folders)."""
+    local, eq, remote = text.partition("=")
+    if not eq or not os.path.isabs(local) or not os.path.isabs(remote):
+        raise ClusterError(f"--path-map {text!r}: use LOCAL=REMOTE with two absolute folders, "
+                           "e.g. /mnt/archive=/data/archive")
+    return os.path.normpath(local), os.path.normpath(remote)
+
+
+def map_path(path: str, maps: tuple[tuple[str, str], ...]) -> str:
+    """`path` as the workers see it: the longest LOCAL prefix (whole folders only) becomes its REMOTE."""
+    for local, remote in sorted(maps, key=lambda m: len(m[0]), reverse=True):
+        if path == local or path.startswith(local.rstrip(os.sep) + os.sep):
+            return remote + path[len(local):]
+    return path
+
+
+def import_ray() -> Any:
+    """Ray and Ray Data, or ClusterError saying how to install them."""
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")     # no reports about this cluster leave it
+    try:
+        import ray
+        import ray.data  # noqa: F401 - the extra installs both; either missing is the same fix
+    except ImportError:
+        raise ClusterError(INSTALL_HINT) from None
+    return ray
+
+
+# ---- worker side: runs in Ray's processes on the nodes ---------------------------------------------
+
+def node_name() -> str:
+    """This node as the user knows it: host name and address (and Ray's node id, for nodes on one host)."""
+    import ray
+    return (f"{socket.gethostname()} ({ray.util.get_node_ip_address()}, "
+            f"node {ray.get_runtime_context().get_node_id()[:8]})")
+
+
+def _error_columns(n: int) -> dict[str, Any]:
+    return {"error": np.array([""] * n, dtype=object), "transient": np.zeros(n, dtype=bool)}
+
+
+def read_files(batch: dict[str, np.ndarray], max_bytes: int) -> dict[str, np.ndarray]:
+    """--ship-files, on the library's machine: each file's bytes and mtime, or why not (over `max_bytes`
+    is refused from its size, before anything is read)."""
+    out = {**batch, **_error_columns(len(batch["path"]))}
+    data, mtimes = [], []
+    for i, path in enumerate(batch["path"]):
+        blob, mtime = b"", 0.0
+        try:
+            with open_regular(str(path)) as fh:
+                st = os.fstat(fh.fileno())
+                mtime = st.st_mtime
+                if st.st_size > max_bytes:
+                    out["error"][i] = (f"too large to send to the cluster: {st.st_size / 2**20:.0f} MiB "
+                                       f"(at most {max_bytes / 2**20:.0f} MiB)")
+                else:
+                    blob = fh.read(max_bytes + 1)[:max_bytes]
+        except NotRegularFile as exc:
+            out["error"][i] = f"not a file: {exc.kind}"
+        except FileNotFoundError:
+            out["error"][i] = "file not found"
+        except PermissionError:
+            out["error"][i], out["transient"][i] = "cannot read: permission denied or locked", True
+        except OSError as exc:
+            out["error"][i], out["transient"][i] = f"cannot read: {exc.strerror or exc}", True
+        data.append(blob)
+        mtimes.append(mtime)
+    out["data"] = np.array(data, dtype=object)
+    out["mtime"] = np.array(mtimes, dtype=float)
+    return out
+
+
+@lru_cache(maxsize=8)
+def decode_side(model: str) -> int:
+    """The longest side photos are decoded to for `model`: twice its vision input, as Captioner does."""
+    try:
+        folder = find_local(resolve(model))
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8")) if folder else {}
+    except (ModelUnavailable, OSError, ValueError):
+        return DEFAULT_SIDE
+    size = (config.get("vision_config") or {}).get("image_size")
+    if isinstance(size, (list, tuple)):
+        size = max(size)
+    return 2 * int(size) if isinstance(size, int) and size > 0 else DEFAULT_SIDE
+
+
+def _decode_one(path: str, data: Any, mtime: float, side: int) -> Any:
+    if data is None or not len(data):
+        return open_image(path, max_side=side)
+    # Shipped bytes go through the same decoder (a file) so caps, errors and pixels match one machine.
+    suffix = os.path.splitext(path)[1][:16]
+    with tempfile.NamedTemporaryFile(prefix="photocap-ship-", suffix=suffix) as tmp:
+        tmp.write(bytes(data))
+        tmp.flush()
+        os.utime(tmp.name, (mtime, mtime))       # "still being written?" is judged by the original's age
+        return open_image(tmp.name, max_side=side)
+
+
+def decode_images(batch: dict[str, np.ndarray], model: str) -> dict[str, np.ndarray]:
+    """Decode each photo (path or shipped bytes) to RGB pixels, or carry its error."""
+    n = len(batch["photo_id"])
+    errors = batch.get("error")
+    out: dict[str, Any] = {"photo_id": batch["photo_id"], **_error_columns(n)}
+    if errors is not None:
+        out["error"], out["transient"] = batch["error"].copy(), batch["transient"].copy()
+    pixels, widths, heights = [], [], []
+    side = decode_side(model)
+    for i in range(n):
+        blob, width, height = b"", 0, 0
+        if not out["error"][i]:
+            try:
+                image = _decode_one(str(batch["path"][i]), batch["data"][i] if "data" in batch else None,
+                                    float(batch["mtime"][i]) if "mtime" in batch else 0.0, side)
+                image = image if image.mode == "RGB" else image.convert("RGB")
+                blob, (width, height) = image.tobytes(), image.size
+            except ImageError as exc:
+                out["error"][i], out["transient"][i] = exc.reason, exc.transient
+        pixels.append(blob)
+        widths.append(width)
+        heights.append(height)
+    out.update(pixels=np.array(pixels, dtype=object), width=np.array(widths), height=np.array(heights))
+    return out
+
+
+class CaptionWorker:
+    """A caption actor: loads the models once (photocap's loader, this node's device and precision) and
+    captions and embeds the decoded photos of each batch."""
+
+    def __init__(self, settings: Any, threads: int, shape: int):
+        from photocap.vision.host import ModelHost
+
+        if threads:
+            import torch
+            torch.set_num_threads(threads)      # this worker's share of the node's cores
+        self.node = node_name()
+        self.shape = shape
+        self.host = ModelHost(settings)
+        self.problem = ""
+        self.embed_problem = ""
+        self.captioner: Any = None
+        self.embedder: Any = None
+        try:
+            self.captioner = self.host.captioner()
+        except ModelUnavailable as exc:
+            self.problem = str(exc)
+            return
+        try:
+            self.embedder = self.host.embedder()
+        except ModelUnavailable as exc:
+            self.embed_problem = str(exc)
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        from PIL import Image
+
+        n = len(batch["photo_id"])
+        out: dict[str, Any] = {"photo_id": batch["photo_id"], "error": batch["error"],
+                               "transient": batch["transient"], "node": np.array([self.node] * n, dtype=object),
+                               "pid": np.full(n, os.getpid()),
+                               "unavailable": np.array([self.problem] * n, dtype=object),
+                               "embed_problem": np.array([self.embed_problem] * n, dtype=object)}
+        captions = [""] * n
+        vectors = [b""] * n
+        good = [i for i in range(n) if not batch["error"][i]]
+        if self.captioner is not None and good:
+            images = [Image.frombytes("RGB", (int(batch["width"][i]), int(batch["height"][i])),
+                                      batch["pixels"][i]) for i in good]
+            # The batch shape of one machine (the last image repeated): the same numbers, the same captions.
+            padded = images + [images[-1]] * (self.shape - len(images))
+            made = self.captioner.caption_images(padded)[:len(images)]
+            for i, texts in zip(good, made, strict=True):
+                captions[i] = json.dumps(texts)
+            for i, vector in zip(good, self._vectors(images), strict=True):
+                vectors[i] = b"" if vector is None else np.asarray(vector, dtype=np.float32).tobytes()
+        out["captions"] = np.array(captions, dtype=object)
+        out["vector"] = np.array(vectors, dtype=object)
+        return out
+
+    def _vectors(self, images: list[Any]) -> list[Any]:
+        if self.embedder is None:
+            return [None] * len(images)
+        try:
+            return list(self.embedder.embed_images(images))
+        except (RuntimeError, ValueError, OSError) as exc:
+            # As on one machine: captions are kept, the backfill embeds these photos later.
+            log.warning("could not embed a batch of photos: %s", " ".join(str(exc).split())[:200])
+            return [None] * len(images)
+
+
+# ---- driver side ------------------------------------------------------------------------------------
+
+@dataclass
+class Plan:
+    """How many caption actors, and what each asks Ray for."""
+    workers: int
+    threads: int          # torch threads of a CPU worker (0: leave torch's default, on a GPU)
+    gpus: float
+
+
+@dataclass
+class ClusterProgress:
+    """The run's counts (CaptionLoop's Progress) plus photos per node."""
+    base: Progress
+    per_node: Counter = field(default_factory=Counter)
+    worker_pids: set[int] = field(default_factory=set)     # the caption actors' processes seen
+    interrupted: bool = False
+
+    def line(self) -> str:
+        elapsed = time.monotonic() - self.base.started
+        rate = self.base.done / elapsed if elapsed > 0 else 0.0
+        nodes = ", ".join(f"{name} {count}" for name, count in sorted(self.per_node.items()))
+        return f"{self.base.line()}, {rate:.1f}/s" + (f"; per node: {nodes}" if nodes else "")
+
+
+class ClusterRun:
+    """One connection to Ray and the runs of the caption loop on it (one or many: `watch`)."""
+
+    def __init__(self, engine: Any, options: ClusterOptions, *,
+                 on_progress: Callable[[ClusterProgress], None] | None = None):
+        self.engine = engine
+        self.options = options
+        self.on_progress = on_progress or (lambda p: None)
+        self.ray = import_ray()
+        self._started_ray = False
+        self.plan: Plan | None = None
+
+    # -- Ray ---------------------------------------------------------------------------------------
+    def connect(self) -> Plan:
+        """Join the cluster (or start Ray here for local[:N]) and decide the caption workers."""
+        ray = self.ray
+        ctx = ray.data.DataContext.get_current()
+        ctx.enable_progress_bars = False          # our progress line is the one on the terminal
+        ctx.print_on_execution_start = False
+        quiet = logging.getLogger().level > logging.DEBUG
+        local = self.options.local_workers
+        threads = max(1, (os.cpu_count() or 1) // local) if local else 0
+        # Ray's notes would bury the one progress line; --debug shows them.
+        for name in ("ray", "ray.data"):
+            logging.getLogger(name).setLevel(logging.ERROR if quiet else logging.INFO)
+        if not ray.is_initialized():             # a program that set up Ray itself keeps its session
+            kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": not quiet,
+                                      "logging_level": logging.ERROR if quiet else logging.INFO}
+            try:
+                if local:
+                    # One logical CPU more than the workers take, for reading and decoding.
+                    ray.init(num_cpus=local * threads + 1, **kwargs)
+                else:
+                    ray.init(address=self.options.address, **kwargs)
+            except (ConnectionError, RuntimeError, ValueError) as exc:
+                raise ClusterError(f"cannot reach the Ray cluster at {self.options.address}: "
+                                   f"{' '.join(str(exc).split())[:200]}") from None
+            self._started_ray = True
+        self.plan = self._plan(local, threads)
+        log.info("Ray cluster: %d caption workers (%s)", self.plan.workers,
+                 f"{self.plan.gpus:g} GPU each" if self.plan.gpus else f"{self.plan.threads} threads each")
+        return self.plan
+
+    def _plan(self, local: int | None, threads: int) -> Plan:
+        resources = self.ray.cluster_resources()
+        gpus = int(resources.get("GPU", 0))
+        if gpus:
+            return Plan(workers=min(local or gpus, gpus), threads=0, gpus=1)
+        if local and self._started_ray:
+            return Plan(workers=local, threads=threads, gpus=0)
+        # An existing cluster: one worker per node, with all of its cores but one (for decoding).
+        cpus = [n["Resources"].get("CPU", 0) for n in self.ray.nodes() if n.get("Alive")]
+        cpus = [c for c in cpus if c >= 1] or [1]
+        return Plan(workers=len(cpus), threads=max(1, int(min(cpus)) - 1), gpus=0)
+
+    def close(self) -> None:
+        if self._started_ray:
+            self.ray.shutdown()
+            self._started_ray = False
+
+    def __enter__(self) -> ClusterRun:
+        self.connect()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # -- the loop ----------------------------------------------------------------------------------
+    def run(self, stop: threading.Event | None = None, *, forever: bool = False, idle_wait: float = 1.0,
+            wake: threading.Event | None = None) -> ClusterProgress:
+        """Caption until the queue is empty (or, with forever, until `stop`), as CaptionLoop.run.
+
+        Raises ModelUnavailable (one line naming the node and the fix) after recording what the other
+        nodes captioned, when a node could not load the caption model; its photos stay queued.
+        """
+        stop = stop or threading.Event()
+        wake = wake or stop
+        if self.plan is None:
+            self.connect()
+        conn = self.engine.conn
+        loop = CaptionLoop(conn, self.engine.models)
+        loop.progress = Progress(pending=loop.pending())
+        progress = ClusterProgress(loop.progress)
+        loop.on_progress = lambda _p: self.on_progress(progress)
+        while not stop.is_set():
+            db.check_file(conn)
+            claimed = [] if jobs.paused(conn) else jobs.claim(conn, loop.worker, self.options.chunk)
+            if not claimed:
+                if not forever:
+                    break
+                if wake.wait(idle_wait) and wake is not stop:
+                    wake.clear()
+                continue
+            try:
+                self._chunk(loop, claimed, progress, stop)
+            finally:
+                jobs.release(conn, loop.worker)      # whatever was not recorded goes back to the queue
+        progress.interrupted = stop.is_set() and not forever
+        return progress
+
+    def _chunk(self, loop: CaptionLoop, claimed: list[jobs.Job], progress: ClusterProgress,
+               stop: threading.Event) -> None:
+        from photocap.vision.captioner import CaptionOptions
+
+        settings = self.engine.settings
+        model, embed_id = settings.model, model_id(settings.embed_model)
+        options = CaptionOptions.from_settings(settings).to_dict()
+        by_id = {job.photo_id: job for job in claimed}
+        missing: dict[str, str] = {}
+        with _Renewer(self.engine.db_path, loop.worker, set(by_id)) as renewer:
+            for batch in self._results(claimed, stop):
+                rows, held = [], []
+                for i, photo_id in enumerate(batch["photo_id"]):
+                    job = by_id[int(photo_id)]
+                    renewer.done(job.photo_id)
+                    if batch["unavailable"][i]:
+                        missing.setdefault(str(batch["node"][i]), str(batch["unavailable"][i]))
+                        held.append(job.photo_id)
+                        continue
+                    if batch["embed_problem"][i]:
+                        say_once(f"photos are captioned without embeddings, so search by meaning cannot find "
+                                 f"them yet: {batch['node'][i]}: {batch['embed_problem'][i]}")
+                    rows.append((job, _outcome(batch, i), _vector(batch["vector"][i])))
+                    if not batch["error"][i]:
+                        progress.per_node[str(batch["node"][i])] += 1
+                    progress.worker_pids.add(int(batch["pid"][i]))
+                if held:
+                    jobs.release(loop.conn, loop.worker, held)
+                loop.record(rows, model=model, options=options, embed_model=embed_id)
+                if stop.is_set():
+                    break
+        if missing:
+            node, reason = next(iter(missing.items()))
+            more = f" (and {len(missing) - 1} more nodes)" if len(missing) > 1 else ""
+            raise ModelUnavailable(
+                f"node {node}{more} cannot caption, its photos stay queued: {reason}; fix it on that node "
+                f"(`photocap models pull NAME`) or pass --model FOLDER on storage every node mounts")
+
+    def _results(self, claimed: list[jobs.Job], stop: threading.Event) -> Iterator[dict[str, np.ndarray]]:
+        ray, plan, opts = self.ray, self.plan, self.options
+        assert plan is not None
+        settings = self.engine.settings
+        worker_settings = settings.replace(model=map_path(settings.model, opts.path_maps) if os.path.isabs(
+            settings.model) else settings.model, embed_model=map_path(settings.embed_model, opts.path_maps)
+            if os.path.isabs(settings.embed_model) else settings.embed_model)
+        bs = max(1, settings.batch_size)
+        items = [{"photo_id": j.photo_id,
+                  "path": j.path if opts.ship_files else map_path(j.path, opts.path_maps)} for j in claimed]
+        ds = ray.data.from_items(items, override_num_blocks=max(1, -(-len(items) // bs)))
+        if opts.ship_files:
+            # Read where the library is: a task pinned to this machine's node (its node:IP resource).
+            ds = ds.map_batches(read_files, fn_kwargs={"max_bytes": opts.ship_max_bytes}, batch_size=bs,
+                                num_cpus=0, concurrency=2, resources={self._here(): 0.001})
+        ds = ds.map_batches(decode_images, fn_kwargs={"model": worker_settings.model}, batch_size=bs, num_cpus=1)
+        # Ray Data's actor pools restart a caption actor that dies and run its batches again (and Ray
+        # retries a decode task whose worker died): the retries are Ray's own.
+        ds = ds.map_batches(CaptionWorker, batch_size=bs, compute=ray.data.ActorPoolStrategy(size=plan.workers),
+                            fn_constructor_kwargs={"settings": worker_settings, "threads": plan.threads,
+                                                   "shape": min(bs, len(items))},
+                            num_cpus=plan.threads or 1, num_gpus=plan.gpus or None)
+        results = iter(ds.iter_batches(batch_size=None, batch_format="numpy", prefetch_batches=1))
+        try:
+            for batch in results:
+                yield batch
+                if stop.is_set():
+                    return
+        except ray.exceptions.RayError as exc:
+            raise ClusterError(f"the cluster run failed: {_one_line(exc)}") from None
+        finally:
+            close = getattr(results, "close", None)
+            if close is not None:
+                close()                          # stops the pipeline: nothing more is started
+
+
+    def _here(self) -> str:
+        """The Ray resource that names this machine's node; ClusterError when it is not one (ray://)."""
+        resource = f"node:{self.ray.util.get_node_ip_address()}"
+        if resource not in self.ray.cluster_resources():
+            raise ClusterError("--ship-files reads the photos on this machine, which is not a node of the cluster: "
+                               "join it (`ray start --address=HEAD:6379`) and use --cluster auto")
+        return resource
+
+
+def _outcome(batch: dict[str, np.ndarray], i: int) -> list[str] | ImageError:
+    if batch["error"][i]:
+        return ImageError(str(batch["error"][i]), transient=bool(batch["transient"][i]))
+    return list(json.loads(batch["captions"][i]))
+
+
+def _vector(blob: Any) -> np.ndarray | None:
+    return np.frombuffer(bytes(blob), dtype=np.float32) if blob is not None and len(blob) else None
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text[:300] or type(exc).__name__
+
+
+class _Renewer:
+    """Renews the leases of the chunk's photos still in flight, on its own connection and thread, so a
+    long wait for the cluster (actors starting, a slow node) never lets them expire."""
+
+    def __init__(self, db_path: Any, worker: str, photo_ids: set[int]):
+        self.db_path, self.worker = db_path, worker
+        self._left = set(photo_ids)
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="photocap-lease", daemon=True)
+
+    def done(self, photo_id: int) -> None:
+        with self._lock:
+            self._left.discard(photo_id)
+
+    def _run(self) -> None:
+        conn = db.connect(self.db_path)
+        try:
+            while not self._stop.wait(RENEW_SECONDS):
+                with self._lock:
+                    left = sorted(self._left)
+                jobs.renew(conn, self.worker, left)
+        finally:
+            conn.close()
+
+    def __enter__(self) -> _Renewer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+@contextmanager
+def stop_on_signals(stop: threading.Event, wake: threading.Event | None = None) -> Iterator[None]:
+    """SIGINT and SIGTERM set `stop` (main thread only): the batch in flight is recorded, the rest released."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        log.info("received %s: recording what is done, the rest goes back to the queue",
+                 signal.Signals(signum).name)
+        stop.set()
+        if wake is not None:
+            wake.set()
+
+    old = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, previous in old.items():
+            signal.signal(sig, previous)
+
+
+def describe_paths(maps: tuple[tuple[str, str], ...]) -> str:
+    """The path maps for a log line."""
+    return ", ".join(f"{paths.display(a)} -> {paths.display(b)}" for a, b in maps) or "same paths"
