@@ -80,6 +80,7 @@ class Captioner:
         self.options = options or CaptionOptions()
         self.batch_size = batch_size
         self._check_length()
+        self._prompt_cache: dict[str, torch.Tensor] | None = None
         self._generate_kwargs = self.options.generate_kwargs()
         if suppressed := self._never_generated():
             self._generate_kwargs["suppress_tokens"] = suppressed
@@ -170,7 +171,7 @@ class Captioner:
                 path = next(source, None)
                 if path is None:
                     return
-                ahead.append((path, pool.submit(open_image, path, max_side=side)))
+                ahead.append((path, pool.submit(self._decode_for_model, path, side)))
 
         try:
             fill()
@@ -179,28 +180,66 @@ class Captioner:
                 batch = [ahead.popleft() for _ in range(min(self.batch_size, len(ahead)))]
                 fill()
                 decoded = [(path, _decoded(future)) for path, future in batch]
-                good = [im for _, im in decoded if not isinstance(im, ImageError)]
-                captions = iter(self._caption_batch(good, shape) if good else ())
-                for path, im in decoded:
-                    if isinstance(im, ImageError):
-                        yield path, im, None
+                good = [made for _, made in decoded if not isinstance(made, ImageError)]
+                captions = iter(self._caption_pixels([pixels for _, pixels in good], shape) if good else ())
+                for path, made in decoded:
+                    if isinstance(made, ImageError):
+                        yield path, made, None
                     else:
-                        yield path, next(captions), im
+                        yield path, next(captions), made[0]
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
 
+    def _decode_for_model(self, path: str | os.PathLike, side: int) -> tuple[Image.Image, torch.Tensor]:
+        """On a decode thread: the image and its model input. The image processor's resize and
+        normalisation cost about as much as the model on a GPU; run here, they are spread over the
+        decode threads instead of holding the model's thread."""
+        image = open_image(path, max_side=side)
+        return image, self.pixels(image)
+
+    def pixels(self, image: Image.Image) -> torch.Tensor:
+        """One image's pixel values (1, channels, height, width), exactly as the processor makes them."""
+        processor = self.loaded.processor
+        image_processor = getattr(processor, "image_processor", processor)
+        return image_processor(images=[image], return_tensors="pt")["pixel_values"]
+
     def _caption_batch(self, images: list[Image.Image], shape: int) -> list[list[str]]:
+        return self._caption_pixels([self.pixels(im) for im in images], shape)
+
+    def _caption_pixels(self, pixels: list[torch.Tensor], shape: int) -> list[list[str]]:
         # Every batch has the same shape (the last one padded by repeating an image): compiled kernels,
         # CUDA caches and memory use stay steady. The padding's captions are dropped.
-        padded = images + [images[-1]] * (shape - len(images))
-        inputs = self._inputs(padded)
+        count = len(pixels)
+        padded = pixels + [pixels[-1]] * (shape - count)
+        inputs = self._inputs_from_pixels(padded)
         with torch.inference_mode():
             ids = self.loaded.model.generate(**inputs, **self._generate_kwargs)
         texts = self._texts(ids, inputs)
         per_image = self.options.num_captions
-        return [texts[i * per_image : (i + 1) * per_image] for i in range(len(images))]
+        return [texts[i * per_image : (i + 1) * per_image] for i in range(count)]
+
+    def _inputs_from_pixels(self, pixels: list[torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The processor's output for these images: their pixels, and the prompt's tokens (which do
+        not depend on the image) once per image."""
+        inputs = {"pixel_values": torch.cat(pixels)}
+        for key, value in self._prompt_inputs().items():
+            inputs[key] = value.repeat(len(pixels), 1)      # a copy: BLIP writes into its input_ids
+        return self.loaded.to_device(inputs)
+
+    def _prompt_inputs(self) -> dict[str, torch.Tensor]:
+        """The processor's text inputs for one image and the prompt (none without a prompt)."""
+        if self._prompt_cache is None:
+            prompt = self.options.prompt.strip()
+            self._prompt_cache = {}
+            if prompt:
+                side = self.loaded.image_size
+                made = self.loaded.processor(images=[Image.new("RGB", (side, side))], text=[prompt],
+                                             return_tensors="pt")
+                self._prompt_cache = {k: v for k, v in made.items() if k != "pixel_values"}
+        return self._prompt_cache
 
     def _inputs(self, images: list[Image.Image]) -> dict[str, torch.Tensor]:
+        """The processor's own output for a batch (what _inputs_from_pixels must equal)."""
         prompt = self.options.prompt.strip()
         text = {"text": [prompt] * len(images)} if prompt else {}
         return self.loaded.to_device(self.loaded.processor(images=images, return_tensors="pt", **text))
@@ -217,7 +256,7 @@ class Captioner:
         return [_tidy(f"{prompt} {t}") for t in texts] if prompt else texts
 
 
-def _decoded(future: Future) -> Image.Image | ImageError:
+def _decoded(future: Future) -> tuple[Image.Image, torch.Tensor] | ImageError:
     try:
         return future.result()
     except ImageError as exc:

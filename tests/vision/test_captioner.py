@@ -211,3 +211,15 @@ def test_bf16_weights_caption_too(tiny_blip_dir, images):
     loaded = load(str(tiny_blip_dir), device="cpu", precision="bf16")
     result = captions_of(loaded, images[:2], **GREEDY)
     assert [len(c) for c in result] == [1, 1] and all(len(c[0].split()) >= 5 for c in result)
+
+
+@pytest.mark.parametrize("model", ["blip", "blip2"])
+@pytest.mark.parametrize("prompt", ["", "a photo of"])
+def test_images_prepared_one_by_one_give_the_processors_own_batch(request, images, model, prompt):
+    # Decode threads prepare each image's pixels alone; the batch must be what the processor makes of all.
+    captioner = Captioner(request.getfixturevalue(model), CaptionOptions(prompt=prompt, max_new_tokens=SHORT))
+    ours = captioner._inputs_from_pixels([captioner.pixels(im) for im in images])
+    theirs = captioner._inputs(images)
+    assert sorted(ours) == sorted(theirs)
+    for key in theirs:
+        assert ours[key].shape == theirs[key].shape and torch.equal(ours[key], theirs[key]), key
