@@ -36,27 +36,32 @@ NEW_TOKENS = 20
 
 
 def make_photos(folder: Path, count: int) -> list[Path]:
-    """Photo-like 12 MP JPEGs: soft gradients and shapes plus sensor-like noise (so JPEG has work to do)."""
-    rnd = random.Random(7)
+    """Photo-like 12 MP JPEGs: soft gradients and shapes plus sensor-like noise (so JPEG has work to do),
+    made on every core (each photo from its own seed: the same photos whatever the core count)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(min(count, os.cpu_count() or 1) or 1) as pool:
+        return list(pool.map(make_photo, [folder] * count, range(count)))
+
+
+def make_photo(folder: Path, i: int) -> Path:
+    rnd = random.Random(7 + i)
     size = (4000, 3000)
-    paths = []
-    for i in range(count):
-        channels = [
-            Image.linear_gradient("L").rotate(rnd.uniform(0, 360)).resize(size, Image.Resampling.BILINEAR),
-            Image.radial_gradient("L").resize(size, Image.Resampling.BILINEAR),
-            Image.linear_gradient("L").rotate(rnd.uniform(0, 360)).resize(size, Image.Resampling.BILINEAR),
-        ]
-        im = Image.merge("RGB", channels)
-        draw = ImageDraw.Draw(im)
-        for _ in range(12):
-            x, y, r = rnd.randrange(size[0]), rnd.randrange(size[1]), rnd.randrange(100, 900)
-            draw.ellipse((x - r, y - r, x + r, y + r), fill=tuple(rnd.randrange(256) for _ in range(3)))
-        im = im.filter(ImageFilter.GaussianBlur(3))
-        noise = Image.merge("RGB", [Image.effect_noise(size, 40) for _ in range(3)])
-        path = folder / f"IMG_{i:04d}.jpg"
-        Image.blend(im, noise, 0.15).save(path, quality=90)
-        paths.append(path)
-    return paths
+    channels = [
+        Image.linear_gradient("L").rotate(rnd.uniform(0, 360)).resize(size, Image.Resampling.BILINEAR),
+        Image.radial_gradient("L").resize(size, Image.Resampling.BILINEAR),
+        Image.linear_gradient("L").rotate(rnd.uniform(0, 360)).resize(size, Image.Resampling.BILINEAR),
+    ]
+    im = Image.merge("RGB", channels)
+    draw = ImageDraw.Draw(im)
+    for _ in range(12):
+        x, y, r = rnd.randrange(size[0]), rnd.randrange(size[1]), rnd.randrange(100, 900)
+        draw.ellipse((x - r, y - r, x + r, y + r), fill=tuple(rnd.randrange(256) for _ in range(3)))
+    im = im.filter(ImageFilter.GaussianBlur(3))
+    noise = Image.merge("RGB", [Image.effect_noise(size, 40) for _ in range(3)])
+    path = folder / f"IMG_{i:04d}.jpg"
+    Image.blend(im, noise, 0.15).save(path, quality=90)
+    return path
 
 
 def model_folder(scratch: Path) -> tuple[Path, str]:
