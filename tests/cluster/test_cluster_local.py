@@ -1,0 +1,137 @@
+"""`--cluster` on a real local Ray: the same rows as one machine, path maps, shipped files, a killed worker,
+and Ray missing. Tiny real models; one Ray session for the module (ray_local)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+
+import pytest
+from cluster_helpers import claimed_jobs, library_rows
+from helpers import make_photos, noise_jpeg, tiny_model_env
+
+from photocap.cluster import ClusterOptions, ClusterRun
+from photocap.config import Settings
+from photocap.engine import Engine
+
+
+def _settings(db, model, embed, **more) -> Settings:
+    return Settings(db=str(db), model=str(model), embed_model=str(embed), min_new_tokens=2, max_new_tokens=4,
+                    num_beams=1, batch_size=2, **more)
+
+
+def _on_cluster(settings: Settings, folder, options: ClusterOptions | None = None, on_progress=None):
+    with Engine(settings) as engine:
+        engine.index([str(folder)])
+        with ClusterRun(engine, options or ClusterOptions(address="auto"), on_progress=on_progress) as run:
+            return run.run()
+
+
+def _corrupt_jpeg(path) -> None:
+    """A damaged JPEG nobody has written for an hour (a fresh one could still be being written)."""
+    path.write_bytes(b"\xff\xd8\xff\xe0" + b"this is not the rest of a JPEG" * 20)
+    os.utime(path, (os.path.getmtime(path) - 3600,) * 2)
+
+
+@pytest.mark.timeout(240)
+def test_a_cluster_run_records_what_one_machine_records(tmp_path, ray_local, tiny_blip_dir, tiny_itm_dir):
+    for side in ("one", "ray"):
+        make_photos(tmp_path / side, 8)
+        _corrupt_jpeg(tmp_path / side / "broken.jpg")
+    with Engine(_settings(tmp_path / "one.db", tiny_blip_dir, tiny_itm_dir)) as engine:
+        engine.index([str(tmp_path / "one")])
+        engine.caption_pending()
+    progress = _on_cluster(_settings(tmp_path / "ray.db", tiny_blip_dir, tiny_itm_dir), tmp_path / "ray")
+
+    one, ray = library_rows(tmp_path / "one.db"), library_rows(tmp_path / "ray.db")
+    assert ray == one                       # captions, models, options, tags, vectors, statuses, errors
+    assert ray["broken.jpg"]["status"] == "failed" and ray["broken.jpg"]["error"]
+    assert all(row["status"] == "done" and len(row["captions"]) == 1 and row["vectors"]
+               for name, row in ray.items() if name != "broken.jpg")
+    assert progress.base.done == 8 and progress.base.failed == 1 and progress.base.embedded == 8
+    assert sum(progress.per_node.values()) == 8 and "per node: " in progress.line()
+    assert claimed_jobs(tmp_path / "ray.db") == 0
+
+
+@pytest.mark.timeout(240)
+def test_path_maps_let_workers_read_the_photos_where_they_mount_them(tmp_path, ray_local, tiny_blip_dir,
+                                                                     tiny_itm_dir):
+    make_photos(tmp_path / "here" / "archive", 4)
+    settings = _settings(tmp_path / "lib.db", tiny_blip_dir, tiny_itm_dir)
+    with Engine(settings) as engine:
+        engine.index([str(tmp_path / "here" / "archive")])
+    # The workers see the archive elsewhere; nothing is left at the library's paths.
+    shutil.move(tmp_path / "here", tmp_path / "mounted")
+    options = ClusterOptions(address="auto", path_maps=((str(tmp_path / "here"), str(tmp_path / "mounted")),))
+    with Engine(settings) as engine, ClusterRun(engine, options) as run:
+        progress = run.run()
+    rows = library_rows(tmp_path / "lib.db")
+    assert progress.base.done == 4 and {r["status"] for r in rows.values()} == {"done"}
+
+
+@pytest.mark.timeout(240)
+def test_shipped_files_need_no_shared_storage_and_a_file_over_the_cap_fails_alone(
+        tmp_path, ray_local, tiny_blip_dir, tiny_itm_dir):
+    make_photos(tmp_path / "pics", 4)
+    noise_jpeg(tmp_path / "pics" / "huge.jpg")               # about a megabyte: over this run's cap
+    cap = 100_000
+    assert os.path.getsize(tmp_path / "pics" / "huge.jpg") > cap > os.path.getsize(tmp_path / "pics" / "p0000.jpg")
+    # The workers' paths lead nowhere: only the shipped bytes can caption these photos.
+    options = ClusterOptions(address="auto", ship_files=True, ship_max_bytes=cap,
+                             path_maps=((str(tmp_path), "/nonexistent/photocap-test"),))
+    progress = _on_cluster(_settings(tmp_path / "lib.db", tiny_blip_dir, tiny_itm_dir), tmp_path / "pics", options)
+    rows = library_rows(tmp_path / "lib.db")
+    assert progress.base.done == 4
+    assert rows["huge.jpg"]["status"] == "failed"
+    assert rows["huge.jpg"]["error"].startswith("too large to send to the cluster: ")
+    assert all(rows[f"p{i:04d}.jpg"]["status"] == "done" for i in range(4))
+
+
+@pytest.mark.timeout(240)
+def test_a_caption_worker_killed_mid_run_is_replaced_and_every_photo_is_captioned_once(
+        tmp_path, ray_local, tiny_blip_dir, tiny_itm_dir):
+    make_photos(tmp_path / "pics", 24)
+    killed: list[int] = []
+
+    def kill_a_worker(progress) -> None:
+        if not killed and progress.worker_pids and progress.base.pending > 6:
+            killed.append(min(progress.worker_pids))
+            os.kill(killed[0], signal.SIGKILL)             # mid-run: batches are still in flight on it
+
+    progress = _on_cluster(_settings(tmp_path / "lib.db", tiny_blip_dir, tiny_itm_dir), tmp_path / "pics",
+                           on_progress=kill_a_worker)
+    rows = library_rows(tmp_path / "lib.db")
+    assert killed, "no worker was killed: use more photos"
+    assert len(progress.worker_pids - set(killed)) >= 1          # Ray started another worker
+    assert progress.base.done == 24
+    assert [len(r["captions"]) for r in rows.values()] == [1] * 24
+    assert {r["status"] for r in rows.values()} == {"done"}
+    assert claimed_jobs(tmp_path / "lib.db") == 0
+
+
+BLOCK_RAY = """
+import sys
+class NoRay:
+    def find_spec(self, name, path=None, target=None):
+        if name == "ray" or name.startswith("ray."):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+sys.meta_path.insert(0, NoRay())
+from photocap.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("command", ["index", "watch"])
+def test_without_ray_cluster_says_how_to_install_it_in_one_line(tmp_path, tiny_blip_dir, command):
+    make_photos(tmp_path / "pics", 2)
+    env = tiny_model_env(tmp_path / "lib.db", tiny_blip_dir)
+    result = subprocess.run([sys.executable, "-c", BLOCK_RAY, command, str(tmp_path / "pics"),
+                             "--cluster", "local:2"], env=env, capture_output=True, text=True, timeout=50)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "photocap: error: --cluster needs Ray, which is not installed: pip install 'photocap[cluster]'"]
+    assert not (tmp_path / "lib.db").exists()            # refused before anything was scanned
