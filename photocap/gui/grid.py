@@ -7,8 +7,17 @@ out 100,000 uniform cells in batches without computing a free position for each:
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, Signal
-from PySide6.QtGui import QContextMenuEvent, QKeyEvent, QPainter, QPalette
+from PySide6.QtCore import (
+    QItemSelection,
+    QItemSelectionModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QRect,
+    QSize,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import QAction, QContextMenuEvent, QKeyEvent, QMouseEvent, QPainter, QPalette, QRegion
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QListView,
@@ -18,7 +27,7 @@ from PySide6.QtWidgets import (
     QStyleOptionViewItem,
 )
 
-from photocap.gui.library_model import CellRole, PhotoIdRole
+from photocap.gui.library_model import CellRole, LibraryModel, PhotoIdRole
 
 THUMB_BOX = QSize(160, 160)
 CELL = QSize(176, 216)          # thumbnail, then two lines: file name and caption
@@ -98,6 +107,8 @@ class GridView(QListView):
         self.setItemDelegate(ThumbnailDelegate(self))
         self.doubleClicked.connect(self._open)
         self._empty_message = ""
+        self._selection_actions: list[QAction] = []   # on the context menu, for the selected photos
+        self._anchor: int | None = None               # photo id of the last click without Shift
 
     def set_empty_message(self, text: str) -> None:
         """Shown in the middle of the grid while it has no rows (e.g. a query with no results)."""
@@ -105,7 +116,32 @@ class GridView(QListView):
         self.viewport().update()
 
     def selected_ids(self) -> list[int]:
-        return [i.data(PhotoIdRole) for i in self.selectionModel().selectedIndexes()]
+        """The selected photos, in grid order. Read from the selection's ranges: Ctrl+A over 100,000
+        photos is one range, and makes no index per row."""
+        model = self.model()
+        rows = sorted({row for part in self.selectionModel().selection().toList()
+                       for row in range(part.top(), part.bottom() + 1)})
+        if isinstance(model, LibraryModel):
+            return [i for i in map(model.photo_id, rows) if i is not None]
+        return [model.index(row, 0).data(PhotoIdRole) for row in rows]
+
+    def selectAll(self) -> None:
+        """Every photo of the search (all rows, not only the pages read so far), as one range: QListView's
+        own walks each row and held the window 0.35 s at 100,000 photos."""
+        model = self.model()
+        rows = model.rowCount() if model is not None else 0
+        if rows:
+            self.selectionModel().select(QItemSelection(model.index(0, 0), model.index(rows - 1, 0)),
+                                         QItemSelectionModel.SelectionFlag.ClearAndSelect)
+
+    def visualRegionForSelection(self, selection: QItemSelection) -> QRegion:
+        # Qt unites one rectangle per selected row (0.2 s for Ctrl+A at 100,000 photos); cells are small
+        # and many, so repainting what is on screen is as good and costs nothing.
+        return QRegion(self.viewport().rect())
+
+    def add_selection_actions(self, actions: list[QAction]) -> None:
+        """Actions on the selected photos (bulk review), offered on the context menu."""
+        self._selection_actions += actions
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         key = event.key()
@@ -119,6 +155,35 @@ class GridView(QListView):
         else:
             super().keyPressEvent(event)
 
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        """Shift+click selects the photos from the last click to this one, in grid order (Ctrl+Shift
+        adds them). Qt's list mode selects the rectangle between the two cells, which in wrapping
+        rows takes in photos before the first one clicked."""
+        index = self.indexAt(event.position().toPoint())
+        anchor = self._anchor_row()
+        super().mousePressEvent(event)
+        if event.button() != Qt.MouseButton.LeftButton or not index.isValid():
+            return
+        modifiers = event.modifiers()
+        if modifiers & Qt.KeyboardModifier.ShiftModifier and anchor is not None:
+            self._select_rows(anchor, index.row(), add=bool(modifiers & Qt.KeyboardModifier.ControlModifier))
+        else:
+            self._anchor = index.data(PhotoIdRole)
+
+    def _anchor_row(self) -> int | None:
+        model = self.model()
+        if self._anchor is None or not isinstance(model, LibraryModel):
+            return None
+        return model.row_of(self._anchor)            # None once a new search left it out
+
+    def _select_rows(self, anchor: int, row: int, *, add: bool) -> None:
+        model = self.model()
+        first, last = sorted((anchor, row))
+        flag = QItemSelectionModel.SelectionFlag
+        self.selectionModel().select(QItemSelection(model.index(first, 0), model.index(last, 0)),
+                                     flag.Select if add else flag.ClearAndSelect)
+        self.selectionModel().setCurrentIndex(model.index(row, 0), flag.NoUpdate)
+
     def context_menu(self, index: QModelIndex) -> QMenu | None:
         """The menu of the photo at `index` (None outside the photos)."""
         if not index.isValid():
@@ -128,6 +193,10 @@ class GridView(QListView):
         menu.addAction("Open", lambda: self.open_requested.emit(photo_id))
         menu.addAction("Similar photos", lambda: self.similar_requested.emit(photo_id))
         menu.addSeparator()
+        if self._selection_actions:
+            for action in self._selection_actions:
+                menu.addAction(action)
+            menu.addSeparator()
         ids = self.selected_ids() or [photo_id]
         menu.addAction("Remove from library…", lambda: self.remove_requested.emit(ids))
         return menu

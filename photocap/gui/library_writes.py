@@ -61,3 +61,14 @@ def remove_folder(conn: sqlite3.Connection, path: str) -> int:
 def set_paused(conn: sqlite3.Connection, paused: bool) -> bool:
     jobs.set_paused(conn, paused)
     return paused
+
+
+def approve_photos(conn: sqlite3.Connection, photo_ids: list[int]) -> int:
+    """Approve the first machine caption of each photo still to review (a user's caption and one
+    approved already stay as they are); how many changed. One transaction: callers chunk large sets."""
+    return photos.approve_todo(conn, photo_ids)
+
+
+def reset_review(conn: sqlite3.Connection, photo_ids: list[int]) -> int:
+    """Back to review: machine captions unapproved (a user's caption stays); how many changed."""
+    return photos.reset_review(conn, photo_ids)

@@ -35,6 +35,7 @@ from photocap.config import Settings
 from photocap.gui import library_reads, library_writes
 from photocap.gui.ask_panel import AskPanel
 from photocap.gui.banner import Banner
+from photocap.gui.bulk import BulkReview
 from photocap.gui.details import DetailsPane
 from photocap.gui.duplicates import DuplicatesDialog
 from photocap.gui.grid import GridView
@@ -169,6 +170,8 @@ class MainWindow(QMainWindow):
         menu.addAction("&Settings…", self.open_settings)
         menu.addSeparator()
         menu.addAction("&Quit", QKeySequence.StandardKey.Quit, self.close)
+        self.bulk = BulkReview(self.grid, self.services.edits, self)     # approve or reset the selection
+        self.menuBar().addMenu(self.bulk.menu(self))
 
     def _connect(self) -> None:
         self._debounce = QTimer(self)
@@ -211,6 +214,9 @@ class MainWindow(QMainWindow):
         worker.blocked.connect(self._captioning_blocked)
         worker.answered.connect(self.ask_panel.show_answer)
         worker.ask_failed.connect(self.ask_panel.show_error)
+        self.bulk.message.connect(self.statusBar().showMessage)
+        self.bulk.failed.connect(self.banner.show_message)
+        self.bulk.changed.connect(self._review_changed)
 
     # ---- search and refresh ---------------------------------------------------------------------
 
@@ -425,6 +431,13 @@ class MainWindow(QMainWindow):
         details = library_reads.details(self.services.conn, photo_id) if photo_id is not None else None
         self.details.show_photo(details)
         self.ask_panel.set_photo(photo_id if details else None, details.questions if details else [])
+
+    def _review_changed(self, photo_ids: list) -> None:
+        """Bulk approval or reset wrote these photos: their cells and the details pane show it."""
+        self.model.refresh_photos(photo_ids)
+        shown = self.details.photo_id
+        if shown is not None and shown in set(photo_ids):
+            self._reload_details(shown)
 
     def _reload_details(self, photo_id: int) -> None:
         if photo_id == self.details.photo_id and not self.details.is_dirty():
