@@ -1,0 +1,96 @@
+"""Two Ray nodes on one machine (ray.cluster_utils.Cluster): both caption, the rows are one machine's,
+and a node without the model names itself while its photos stay queued."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+from cluster_helpers import claimed_jobs, library_rows
+from helpers import make_photos
+
+from photocap.cluster import ClusterOptions, ClusterRun
+from photocap.config import Settings
+from photocap.engine import Engine
+from photocap.vision.registry import ModelUnavailable
+
+
+def _hub_with(cache, repo_id: str, model_dir) -> None:
+    """`model_dir` laid out as huggingface_hub's cache holds `repo_id`."""
+    repo = cache / ("models--" + repo_id.replace("/", "--"))
+    shutil.copytree(model_dir, repo / "snapshots" / ("0" * 40))
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text("0" * 40)
+
+
+@pytest.fixture(scope="module")
+def two_nodes(tmp_path_factory, tiny_blip_dir):
+    """A head and a second node (2 CPUs each). Only the head's model cache holds blip-base: each node's
+    processes read the HF_HUB_CACHE they were started with."""
+    import ray
+    from ray.cluster_utils import Cluster
+
+    caches = tmp_path_factory.mktemp("caches")
+    _hub_with(caches / "head", "Salesforce/blip-image-captioning-base", tiny_blip_dir)
+    (caches / "second").mkdir()
+    saved = os.environ.get("HF_HUB_CACHE")
+    try:
+        os.environ["HF_HUB_CACHE"] = str(caches / "head")
+        cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 2, "include_dashboard": False,
+                                                                "object_store_memory": 150 * 2**20})
+        os.environ["HF_HUB_CACHE"] = str(caches / "second")
+        cluster.add_node(num_cpus=2, resources={"second": 1}, object_store_memory=150 * 2**20)
+    finally:
+        os.environ.pop("HF_HUB_CACHE")
+        if saved is not None:
+            os.environ["HF_HUB_CACHE"] = saved
+    ray.init(address=cluster.address, log_to_driver=False)
+    cluster.wait_for_nodes()
+    second = next(n["NodeID"] for n in ray.nodes() if n["Alive"] and "second" in n["Resources"])
+    yield second
+    ray.shutdown()
+    cluster.shutdown()
+
+
+def _settings(db, model, embed) -> Settings:
+    return Settings(db=str(db), model=str(model), embed_model=str(embed), min_new_tokens=2, max_new_tokens=4,
+                    num_beams=1, batch_size=2)
+
+
+def _run(settings: Settings, folder):
+    with Engine(settings) as engine:
+        engine.index([str(folder)])
+        with ClusterRun(engine, ClusterOptions(address="auto")) as run:
+            return run.run()
+
+
+@pytest.mark.timeout(240)
+def test_both_nodes_caption_and_the_rows_are_one_machines(tmp_path, two_nodes, tiny_blip_dir, tiny_itm_dir):
+    for side in ("one", "ray"):
+        make_photos(tmp_path / side, 12)
+    with Engine(_settings(tmp_path / "one.db", tiny_blip_dir, tiny_itm_dir)) as engine:
+        engine.index([str(tmp_path / "one")])
+        engine.caption_pending()
+    progress = _run(_settings(tmp_path / "ray.db", tiny_blip_dir, tiny_itm_dir), tmp_path / "ray")
+
+    assert library_rows(tmp_path / "ray.db") == library_rows(tmp_path / "one.db")
+    assert progress.base.done == 12
+    assert len(progress.per_node) == 2, progress.per_node          # both nodes did work
+    assert any(f"node {two_nodes[:8]}" in node for node in progress.per_node)
+
+
+@pytest.mark.timeout(240)
+def test_a_node_without_the_model_is_named_and_its_photos_stay_queued(tmp_path, two_nodes, tiny_itm_dir):
+    make_photos(tmp_path / "pics", 12)
+    with pytest.raises(ModelUnavailable) as raised:
+        _run(_settings(tmp_path / "lib.db", "blip-base", tiny_itm_dir), tmp_path / "pics")
+    message = str(raised.value)
+    assert "\n" not in message
+    assert f"node {two_nodes[:8]}" in message and "cannot caption, its photos stay queued" in message
+    assert "photocap models pull" in message and "--model FOLDER" in message
+    rows = library_rows(tmp_path / "lib.db")
+    statuses = [r["status"] for r in rows.values()]
+    assert "failed" not in statuses and statuses.count("pending") >= 1
+    assert all(len(r["captions"]) == (1 if r["status"] == "done" else 0) for r in rows.values())
+    assert claimed_jobs(tmp_path / "lib.db") == 0
