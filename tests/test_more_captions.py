@@ -228,3 +228,32 @@ def test_the_num_captions_flag_says_these_are_candidates_for_review(capsys):
     flag = flag[:flag.index("--max-new-tokens")]
     assert "candidates" in flag and "review" in flag and "1 to 10" in flag
     assert "temperature" in flag and "beams" in flag
+
+
+@pytest.mark.timeout(120)
+def test_review_more_adds_candidates_to_the_photos_a_search_finds(captioned, tiny_blip_dir, capsys):
+    settings, files = captioned
+    files[2].write_bytes(b"damaged since")                    # fails alone, in one line
+    model = ["--model", str(tiny_blip_dir), "--min-new-tokens", "2", "--max-new-tokens", "5"]
+    conn = db.connect(settings.db_path())
+    try:
+        before = {f.name: [c.text for c in _machine(conn, photos.by_path(conn, str(f)).id)] for f in files}
+        capsys.readouterr()
+        code = cli.main(["--db", settings.db, "review", "more", "path:IMG_0", *model])
+        out, err = capsys.readouterr()
+        assert code == 0 and err == ""
+        now = [c.text for c in _machine(conn, photos.by_path(conn, str(files[0])).id)]
+        assert now[:1] == before["IMG_0.jpg"] and len(now) >= 3
+        assert out == f"{files[0]}: {' | '.join(now)}\n"
+        # The other photos were not asked for.
+        assert [c.text for c in _machine(conn, photos.by_path(conn, str(files[1])).id)] == before["IMG_1.jpg"]
+
+        code = cli.main(["--db", settings.db, "review", "more", "path:IMG_2", *model])
+        out, err = capsys.readouterr()
+        assert code == 1 and out == "" and err.count("\n") == 1 and "IMG_2.jpg" in err
+        assert [c.text for c in _machine(conn, photos.by_path(conn, str(files[2])).id)] == before["IMG_2.jpg"]
+
+        assert cli.main(["--db", settings.db, "review", "more", "path:nothing-like-this", *model]) == 0
+        assert capsys.readouterr().out == "no photo matches path:nothing-like-this\n"
+    finally:
+        conn.close()

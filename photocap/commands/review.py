@@ -1,11 +1,17 @@
-"""`photocap review approve|reset QUERY`: review many photos' captions at once."""
+"""`photocap review approve|reset|more QUERY`: review many photos' captions at once, or get them more
+caption candidates to choose from."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any, Sequence
 
+from photocap.commands import options
+from photocap.console import path_text, printable
 from photocap.library import photos
+from photocap.library.db import LibraryError
+from photocap.library.images import ImageError
 from photocap.library.search import keyword
 
 
@@ -41,6 +47,13 @@ def register(sub: argparse._SubParsersAction, parents: list) -> None:
         q.add_argument("query", nargs="*", help="only photos matching this search (default: all)")
         q.add_argument("--dry-run", action="store_true", help="print how many photos would change; change nothing")
         q.set_defaults(func=cmd_review)
+    m = actions.add_parser(
+        "more", parents=[*parents, options.models()], help="add more caption candidates to the photos a search finds",
+        description="Each matching photo is captioned again with nucleus sampling (top_p from the settings, the "
+                    "temperature if you sample, else 1.0) and at least 3 new candidates are added after its "
+                    "captions; its captions, approvals and your own caption stay.")
+    m.add_argument("query", nargs="+", help="the photos to caption again (a search)")
+    m.set_defaults(func=cmd_more)
 
 
 def cmd_review(args, engine) -> int:
@@ -52,3 +65,24 @@ def cmd_review(args, engine) -> int:
     noun = "photo" if n == 1 else "photos"
     print(f"{n} {noun} would be {done} (dry run)" if args.dry_run else f"{n} {noun} {done}")
     return 0
+
+
+def cmd_more(args, engine) -> int:
+    query = " ".join(args.query)
+    ids = [i for i, _ in keyword.ranked_ids(engine.conn, query, limit=-1)]
+    if not ids:
+        print(f"no photo matches {printable(query)}")
+        return 0
+    failures = 0
+    for photo_id in ids:
+        photo = photos.get(engine.conn, photo_id)
+        if photo is None:
+            continue                         # removed since the search
+        try:
+            now = engine.more_captions(photo_id)
+        except (ImageError, LibraryError) as exc:
+            failures += 1
+            print(f"photocap: {path_text(photo.path)}: {printable(getattr(exc, 'reason', exc))}", file=sys.stderr)
+            continue
+        print(f"{path_text(photo.path)}: {printable(' | '.join(now))}")
+    return 1 if failures else 0
