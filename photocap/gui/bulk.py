@@ -89,6 +89,10 @@ class BulkReview(QObject):
         self.start(_Run("reset", "Resetting", library_writes.reset_review, self._grid.selected_ids()))
 
     def start(self, run: _Run) -> None:
+        if not self._grid.isVisible():
+            # From the menu while the grid is hidden (review mode): the selection is not on screen.
+            self.message.emit("Approve or reset from the photo grid: its selection is not shown now", MESSAGE_MS)
+            return
         if not run.ids:
             self.message.emit("Select photos first (Ctrl+A selects every photo of the search)", MESSAGE_MS)
             return

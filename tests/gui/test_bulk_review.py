@@ -205,3 +205,10 @@ def test_the_actions_are_in_a_menu_with_their_shortcuts(qtbot, open_window, sett
     qtbot.keyClick(QApplication.focusWidget() or window.review, *APPROVE_KEYS)
     QApplication.processEvents()
     assert "approved" not in _status(window)
+    # Nor does the menu: the selection is not on screen.
+    actions["Approve captions"].trigger()
+    qtbot.waitUntil(lambda: _status(window) != "", timeout=WAIT)
+    window.services.edits.wait(10_000)
+    QApplication.processEvents()
+    assert "approved" not in _status(window) and "grid" in _status(window)
+    assert _found(settings, "review:approved") == set()
