@@ -447,7 +447,10 @@ class ClusterRun:
             # Read where the library is: a task pinned to this machine's node (its node:IP resource).
             ds = ds.map_batches(read_files, fn_kwargs={"max_bytes": opts.ship_max_bytes}, batch_size=bs,
                                 num_cpus=0, concurrency=2, resources={self._here(): 0.001})
-        ds = ds.map_batches(decode_images, fn_kwargs={"model": worker_settings.model}, batch_size=bs, num_cpus=1)
+        # Half a CPU: two decodes share the core a node keeps free, and Ray Data does not fuse decoding into
+        # the caption actors (it fuses stages with equal resources), where it would wait for the model.
+        ds = ds.map_batches(decode_images, fn_kwargs={"model": worker_settings.model}, batch_size=bs,
+                            num_cpus=0.5)
         # Ray Data's actor pools restart a caption actor that dies and run its batches again (and Ray
         # retries a decode task whose worker died): the retries are Ray's own.
         ds = ds.map_batches(CaptionWorker, batch_size=bs, compute=ray.data.ActorPoolStrategy(size=plan.workers),
@@ -539,6 +542,8 @@ def stop_on_signals(stop: threading.Event, wake: threading.Event | None = None) 
         stop.set()
         if wake is not None:
             wake.set()
+        for sig, previous in old.items():
+            signal.signal(sig, previous)     # a second Ctrl+C does not wait (the claims are taken back later)
 
     old = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
