@@ -452,7 +452,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("No photos to review: search for some first.", 5000)
             return
         self.review = ReviewMode(self.services.conn, self.services.edits, [i for i in ids if i is not None],
-                                 worker=self.services.worker, title=self._query.strip() or "all photos")
+                                 worker=self.services.worker, title=self._query.strip())
         self.review.left_review.connect(self._review_left)
         self.pages.addWidget(self.review)
         self.pages.setCurrentWidget(self.review)

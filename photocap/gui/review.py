@@ -32,7 +32,8 @@ STYLE = """
 QListWidget#candidates { font-size: 15px; border: none; background: transparent; }
 QListWidget#candidates::item { padding: 8px 6px; border-radius: 4px; }
 QListWidget#candidates::item:selected { background: palette(highlight); color: palette(highlighted-text); }
-QLabel#progress { font-size: 14px; font-weight: 600; }
+QLabel#progress { font-size: 15px; font-weight: 600; }
+QLabel#title { color: palette(dark); }
 QLabel#footer { color: palette(text); padding: 4px; border-top: 1px solid palette(mid); }
 QLabel#heading { color: palette(dark); font-size: 11px; font-weight: 600; }
 """
@@ -111,8 +112,9 @@ class ReviewMode(QWidget):
         if worker is not None:
             worker.more_captions_ready.connect(self._more_ready)
             worker.more_captions_failed.connect(self._more_failed)
+            worker.captioned.connect(self._captioned)     # a photo of the queue captioned meanwhile
         self._resized = QTimer(self, singleShot=True, interval=120)
-        self._resized.timeout.connect(lambda: self._show(self._selected))
+        self._resized.timeout.connect(self._refit)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self._show()
 
@@ -121,7 +123,10 @@ class ReviewMode(QWidget):
     def _build(self) -> None:
         self.setAccessibleName("Review mode")
         self.setStyleSheet(STYLE)
+        self.heading = named(QLabel(f"Reviewing “{self._title}”" if self._title else "Reviewing"),
+                             "Review of", "title")
         self.progress = named(QLabel(), "Review progress", "progress")
+        self.progress.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.name = named(QLabel(), "Photo name")
         self.name.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.view = PhotoView()
@@ -157,8 +162,9 @@ class ReviewMode(QWidget):
         panel.setLayout(side)
         panel.setMinimumWidth(300)
         top = QHBoxLayout()
+        top.addWidget(self.heading, 1)
         top.addWidget(self.progress, 1)
-        top.addWidget(self.name)
+        top.addWidget(self.name, 1)
         body = QHBoxLayout()
         body.addWidget(self.view, 3)
         body.addWidget(panel, 2)
@@ -222,6 +228,15 @@ class ReviewMode(QWidget):
             self.images.request(photo_id, item.path, box, urgent=True)
         self._preload(box)
 
+    def _refit(self) -> None:
+        """The view changed size: pictures are decoded again for it (an edit under way stays open)."""
+        if self._editing():
+            photo_id = self.current_id()
+            if self._item is not None and photo_id is not None:
+                self.images.request(photo_id, self._item.path, self.view.box(), urgent=True)
+        else:
+            self._show(self._selected)
+
     def _preload(self, box) -> None:
         wanted = [self._pos + i for i in range(1, self._ahead + 1)] + ([self._pos - 1] if self._ahead else [])
         for pos in wanted:
@@ -249,10 +264,10 @@ class ReviewMode(QWidget):
         self.candidates.setCurrentRow(index)
 
     def _show_progress(self) -> None:
-        left = len(self._ids) - sum(1 for i in self._ids if self._decided.get(i))
+        left = len(self._ids) - sum(1 for n in self._decided.values() if n)
         decisions = sum(1 for d in self._history if d.kind != review.TAGS)
         text = progress_text(left, len(self._ids), decisions, time.monotonic() - self._started)
-        self.progress.setText(f"Reviewing {self._title}:  {text}" if self._title else f"Reviewing:  {text}")
+        self.progress.setText(text)
 
     def _image_ready(self, photo_id: int, _image: QImage) -> None:
         if photo_id == self.current_id():
@@ -419,6 +434,11 @@ class ReviewMode(QWidget):
         if photo_id == self.current_id() and not self._editing():
             self._show(self._selected)
             self.note.setText("More captions arrived.")
+
+    def _captioned(self, photo_id: int, _captions: list, _tags: list) -> None:
+        self._items.pop(photo_id, None)
+        if photo_id == self.current_id() and not self._editing():
+            self._show(self._selected)
 
     def _more_failed(self, photo_id: int, reason: str) -> None:
         self._asking.discard(photo_id)

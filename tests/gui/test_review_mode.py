@@ -90,7 +90,7 @@ def test_enter_accepts_the_first_candidate_and_goes_on(qtbot, reviewing, conn):
     assert state(conn, ids[0]) == "approved"
     assert approved_texts(conn, ids[0]) == [CANDIDATES[0]]
     assert state(conn, ids[1]) == "todo"
-    assert widget.progress.text().startswith("Reviewing test:  3 of 4 left, ")
+    assert widget.progress.text().startswith("3 of 4 left, ")
 
 
 def test_pick_two_then_enter_makes_it_the_caption_shown_and_exported(qtbot, reviewing, conn):
@@ -170,7 +170,7 @@ def test_space_skips_and_backspace_goes_back_without_writing(qtbot, reviewing, c
         key(qtbot, widget, Qt.Key.Key_Backspace)
     assert widget.current_id() == ids[0]
     assert photos.review_counts(conn) == {"todo": 4, "approved": 0, "edited": 0}
-    assert widget.progress.text() == "Reviewing test:  4 of 4 left"
+    assert widget.progress.text() == "4 of 4 left"
 
 
 # ---- undo -----------------------------------------------------------------------------------------
@@ -203,14 +203,14 @@ def test_ctrl_z_undoes_each_kind_of_decision_and_goes_back_to_its_photo(qtbot, r
     settle(qtbot, widget, 4)
     assert [state(conn, i) for i in ids] == ["approved", "approved", "edited", "todo"]
     assert photos.tags(conn, ids[3]) == [("blue", "user")]
-    assert widget.progress.text().startswith("Reviewing test:  1 of 4 left")
+    assert widget.progress.text().startswith("1 of 4 left")
 
     for photo_id, left in ((ids[3], 1), (ids[2], 2), (ids[1], 3), (ids[0], 4)):
         key(qtbot, widget, *undo)
         assert widget.current_id() == photo_id
         qtbot.waitUntil(lambda p=photo_id: widget.undone_ids[-1:] == [p], timeout=WAIT)
         assert snapshot(conn, photo_id) == before[photo_id]
-        assert widget.progress.text().startswith(f"Reviewing test:  {left} of 4 left")
+        assert widget.progress.text().startswith(f"{left} of 4 left")
     assert photos.review_counts(conn) == {"todo": 3, "approved": 0, "edited": 1}
     key(qtbot, widget, *undo)
     assert widget.note.text() == "Nothing to undo in this review."
@@ -294,7 +294,8 @@ def test_review_over_a_search_reviews_only_what_it_finds(qtbot, open_window, yea
         qtbot.keyClick(window, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
         review = window.review
         assert review is not None and window.pages.currentWidget() is review
-        assert review.progress.text() == "Reviewing folder:2023 review:todo:  2 of 2 left"
+        assert review.progress.text() == "2 of 2 left"
+        assert review.heading.text() == "Reviewing “folder:2023 review:todo”"
         seen = []
         for _ in range(2):
             seen.append(review.current_id())
