@@ -28,14 +28,17 @@ AHEAD = 4                       # photos decoded ahead of the one shown (and one
 MIN_RATE_SECONDS = 10.0         # the rate is not guessed from the first few seconds
 HELP = ("Enter accept · 1–9 pick · E edit caption · T tags · M more captions · Space skip · "
         "Backspace back · Ctrl+Z undo · Esc leave")
+EDIT_HELP = "Enter saves · Esc cancels"
 STYLE = """
 QListWidget#candidates { font-size: 15px; border: none; background: transparent; }
 QListWidget#candidates::item { padding: 8px 6px; border-radius: 4px; }
 QListWidget#candidates::item:selected { background: palette(highlight); color: palette(highlighted-text); }
 QLabel#progress { font-size: 15px; font-weight: 600; }
-QLabel#title { color: palette(dark); }
+QLineEdit { font-size: 15px; padding: 4px; }
+QLabel#tags { font-size: 14px; }
+QLabel#title { color: palette(text); }
 QLabel#footer { color: palette(text); padding: 4px; border-top: 1px solid palette(mid); }
-QLabel#heading { color: palette(dark); font-size: 11px; font-weight: 600; }
+QLabel#heading { color: palette(text); font-size: 12px; font-weight: 600; padding-top: 10px; }
 """
 
 
@@ -103,6 +106,7 @@ class ReviewMode(QWidget):
         self._asking: set[int] = set()                    # photos whose more captions are on the way
         self._started = time.monotonic()
         self._title = title
+        self._stopped = False
         self.committed = 0                                # decisions the lane reported saved
         self.undone_ids: list[int] = []                   # photos whose decision was taken back, in order
         self.images = Preloader(self)
@@ -134,10 +138,13 @@ class ReviewMode(QWidget):
         self.candidates = named(QListWidget(), "Caption candidates", "candidates")
         self.candidates.setFocusPolicy(Qt.FocusPolicy.NoFocus)     # the keys belong to the review
         self.candidates.setWordWrap(True)
+        # As tall as its captions: the editor and the tags follow right under them.
+        self.candidates.setSizeAdjustPolicy(QListWidget.SizeAdjustPolicy.AdjustToContents)
+        self.candidates.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         self.candidates.itemClicked.connect(lambda it: self._pick(self.candidates.row(it)))
         self.caption_edit = named(EscapableLineEdit(), "Edit caption")
         self.caption_edit.setPlaceholderText("Your caption (Enter saves, Esc cancels)")
-        self.tags = named(QLabel(), "Tags")
+        self.tags = named(QLabel(), "Tags", "tags")
         self.tags.setWordWrap(True)
         self.tags_edit = named(EscapableLineEdit(), "Edit tags")
         self.tags_edit.setPlaceholderText("Tags, comma separated (Enter saves, Esc cancels)")
@@ -152,12 +159,13 @@ class ReviewMode(QWidget):
 
         side = QVBoxLayout()
         side.addWidget(named(QLabel("Captions"), "", "heading"))
-        side.addWidget(self.candidates, 1)
+        side.addWidget(self.candidates)
         side.addWidget(self.caption_edit)
         side.addWidget(named(QLabel("Tags"), "", "heading"))
         side.addWidget(self.tags)
         side.addWidget(self.tags_edit)
         side.addWidget(self.note)
+        side.addStretch(1)
         panel = QWidget()
         panel.setLayout(side)
         panel.setMinimumWidth(300)
@@ -196,6 +204,8 @@ class ReviewMode(QWidget):
         return found
 
     def _show(self, selected: int | None = None) -> None:
+        if self._stopped:
+            return
         self._end_editing()
         self._show_progress()
         photo_id = self.current_id()
@@ -283,7 +293,9 @@ class ReviewMode(QWidget):
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         key, text = event.key(), event.text()
-        if event.matches(QKeySequence.StandardKey.Undo):
+        if self._stopped:
+            super().keyPressEvent(event)
+        elif event.matches(QKeySequence.StandardKey.Undo):
             self.undo()
         elif key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
             self.accept()
@@ -316,6 +328,7 @@ class ReviewMode(QWidget):
     def _start_editing(self, editor: QLineEdit, text: str) -> None:
         if self._item is None:
             return
+        self.footer.setText(EDIT_HELP)
         editor.setText(text)
         editor.show()
         editor.setFocus()
@@ -324,6 +337,7 @@ class ReviewMode(QWidget):
     def _end_editing(self) -> None:
         for editor in (self.caption_edit, self.tags_edit):
             editor.hide()
+        self.footer.setText(HELP)
         self.setFocus()
 
     # ---- decisions (each its own write on the edit lane) ------------------------------------------
@@ -446,5 +460,8 @@ class ReviewMode(QWidget):
             self._say(f"No more captions: {reason}")
 
     def stop(self) -> None:
-        """Leave: decodes waiting are dropped (the saved decisions are in the library already)."""
+        """Leave: decodes waiting are dropped (the saved decisions are in the library already), and
+        nothing reads the library any more (its connection may close next)."""
+        self._stopped = True
+        self._resized.stop()
         self.images.stop()
