@@ -12,34 +12,21 @@ from __future__ import annotations
 import sqlite3
 import time
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QImage, QKeyEvent, QKeySequence
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
 
 from photocap.gui.details import parse_tags
 from photocap.gui.lanes import DbLane
 from photocap.gui.review_images import PhotoView, Preloader
+from photocap.gui.review_panel import EDIT_HELP, HELP, STYLE, SidePanel, named
 from photocap.library import review
 from photocap.library.errors import describe
 
 AHEAD = 4                       # photos decoded ahead of the one shown (and one behind)
 MIN_RATE_SECONDS = 10.0         # the rate is not guessed from the first few seconds
-HELP = ("Enter accept · 1–9 pick · E edit caption · T tags · M more captions · Space skip · "
-        "Backspace back · Ctrl+Z undo · Esc leave")
-EDIT_HELP = "Enter saves · Esc cancels"
-STYLE = """
-QListWidget#candidates { font-size: 15px; border: none; background: transparent; }
-QListWidget#candidates::item { padding: 8px 6px; border-radius: 4px; }
-QListWidget#candidates::item:selected { background: palette(highlight); color: palette(highlighted-text); }
-QLabel#progress { font-size: 15px; font-weight: 600; }
-QLineEdit { font-size: 15px; padding: 4px; }
-QLabel#tags { font-size: 14px; }
-QLabel#title { color: palette(text); }
-QLabel#footer { color: palette(text); padding: 4px; border-top: 1px solid palette(mid); }
-QLabel#heading { color: palette(text); font-size: 12px; font-weight: 600; padding-top: 10px; }
-"""
 
 
 @dataclass
@@ -48,35 +35,6 @@ class Decision:
     photo_id: int
     kind: str
     before: review.Before | None = None
-
-
-class EscapableLineEdit(QLineEdit):
-    """An editor whose Enter saves and Escape cancels; neither reaches the review (QLineEdit lets
-    Enter through to its parent, where it would accept the caption too)."""
-    submitted = Signal()
-    cancelled = Signal()
-
-    def keyPressEvent(self, event: QKeyEvent) -> None:
-        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
-            event.accept()
-            self.submitted.emit()
-        elif event.key() == Qt.Key.Key_Escape:
-            event.accept()
-            self.cancelled.emit()
-        else:
-            super().keyPressEvent(event)
-
-
-W = TypeVar("W", bound=QWidget)
-
-
-def named(widget: W, accessible: str, object_name: str = "") -> W:
-    """The widget with its accessible name (screen readers) and its style sheet name."""
-    if accessible:
-        widget.setAccessibleName(accessible)
-    if object_name:
-        widget.setObjectName(object_name)
-    return widget
 
 
 def progress_text(left: int, total: int, decisions: int, seconds: float) -> str:
@@ -135,21 +93,10 @@ class ReviewMode(QWidget):
         self.name.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.view = PhotoView()
         self.view.installEventFilter(self)
-        self.candidates = named(QListWidget(), "Caption candidates", "candidates")
-        self.candidates.setFocusPolicy(Qt.FocusPolicy.NoFocus)     # the keys belong to the review
-        self.candidates.setWordWrap(True)
-        # As tall as its captions: the editor and the tags follow right under them.
-        self.candidates.setSizeAdjustPolicy(QListWidget.SizeAdjustPolicy.AdjustToContents)
-        self.candidates.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        self.panel = SidePanel()
+        self.candidates, self.tags, self.note = self.panel.candidates, self.panel.tags, self.panel.note
+        self.caption_edit, self.tags_edit = self.panel.caption_edit, self.panel.tags_edit
         self.candidates.itemClicked.connect(lambda it: self._pick(self.candidates.row(it)))
-        self.caption_edit = named(EscapableLineEdit(), "Edit caption")
-        self.caption_edit.setPlaceholderText("Your caption (Enter saves, Esc cancels)")
-        self.tags = named(QLabel(), "Tags", "tags")
-        self.tags.setWordWrap(True)
-        self.tags_edit = named(EscapableLineEdit(), "Edit tags")
-        self.tags_edit.setPlaceholderText("Tags, comma separated (Enter saves, Esc cancels)")
-        self.note = named(QLabel(), "Review message")
-        self.note.setWordWrap(True)
         self.footer = named(QLabel(HELP), "Review keys", "footer")
         self.footer.setAlignment(Qt.AlignmentFlag.AlignCenter)
         for editor, save in ((self.caption_edit, self._save_caption), (self.tags_edit, self._save_tags)):
@@ -157,25 +104,13 @@ class ReviewMode(QWidget):
             editor.submitted.connect(save)
             editor.cancelled.connect(self._end_editing)
 
-        side = QVBoxLayout()
-        side.addWidget(named(QLabel("Captions"), "", "heading"))
-        side.addWidget(self.candidates)
-        side.addWidget(self.caption_edit)
-        side.addWidget(named(QLabel("Tags"), "", "heading"))
-        side.addWidget(self.tags)
-        side.addWidget(self.tags_edit)
-        side.addWidget(self.note)
-        side.addStretch(1)
-        panel = QWidget()
-        panel.setLayout(side)
-        panel.setMinimumWidth(300)
         top = QHBoxLayout()
         top.addWidget(self.heading, 1)
         top.addWidget(self.progress, 1)
         top.addWidget(self.name, 1)
         body = QHBoxLayout()
         body.addWidget(self.view, 3)
-        body.addWidget(panel, 2)
+        body.addWidget(self.panel, 2)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addLayout(body, 1)
@@ -257,14 +192,7 @@ class ReviewMode(QWidget):
 
     def _show_candidates(self, selected: int) -> None:
         assert self._item is not None
-        self.candidates.clear()
-        for number, cand in enumerate(self._item.candidates, start=1):
-            mark = "  ✓" if cand.approved or (cand.source == "user" and self._item.state == "edited") else ""
-            who = "  (yours)" if cand.source == "user" else ""
-            label = f"{number}.  {cand.text}{who}{mark}" if number <= 9 else f"     {cand.text}{who}{mark}"
-            self.candidates.addItem(QListWidgetItem(label))
-        if not self._item.candidates:
-            self.candidates.addItem("No caption yet: E writes one, M asks the model.")
+        self.panel.show_candidates(self._item)
         self._pick(selected)
 
     def _pick(self, index: int) -> None:
