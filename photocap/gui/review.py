@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
@@ -22,19 +21,11 @@ from photocap.gui.details import parse_tags
 from photocap.gui.lanes import DbLane
 from photocap.gui.review_images import PhotoView, Preloader
 from photocap.gui.review_panel import EDIT_HELP, HELP, STYLE, SidePanel, named
+from photocap.gui.review_session import Decision, Decisions, Write
 from photocap.library import review
-from photocap.library.errors import describe
 
 AHEAD = 4                       # photos decoded ahead of the one shown (and one behind)
 MIN_RATE_SECONDS = 10.0         # the rate is not guessed from the first few seconds
-
-
-@dataclass
-class Decision:
-    """One saved action of this session; `before` is filled on the lane when the write committed."""
-    photo_id: int
-    kind: str
-    before: review.Before | None = None
 
 
 def progress_text(left: int, total: int, decisions: int, seconds: float) -> str:
@@ -48,7 +39,6 @@ def progress_text(left: int, total: int, decisions: int, seconds: float) -> str:
 class ReviewMode(QWidget):
     left_review = Signal()                  # Escape: the window goes back to the grid
     decided = Signal(int, str)              # photo id, accept | edit | tags: committed to the library
-    undone = Signal(int)                    # photo id: a decision was taken back in the library
     failed = Signal(str)                    # one line for the user
 
     def __init__(self, conn: sqlite3.Connection, edits: DbLane, ids: list[int], *, worker: Any = None,
@@ -59,15 +49,16 @@ class ReviewMode(QWidget):
         self._item: review.Item | None = None
         self._items: dict[int, review.Item] = {}          # read once, dropped when the photo changes
         self._selected = 0
-        self._decided: dict[int, int] = {}                # photo id -> decisions on it still standing
-        self._history: list[Decision] = []
+        self.decisions = Decisions(edits, self)
         self._asking: set[int] = set()                    # photos whose more captions are on the way
         self._started = time.monotonic()
         self._title = title
         self._stopped = False
-        self.committed = 0                                # decisions the lane reported saved
-        self.undone_ids: list[int] = []                   # photos whose decision was taken back, in order
         self.images = Preloader(self)
+        self.decisions.saved.connect(self._saved)
+        self.decisions.not_saved.connect(self._not_saved)
+        self.decisions.undone.connect(self._undone)
+        self.decisions.not_undone.connect(self._say)
         self._build()
         self.images.decoded.connect(self._image_ready)
         self.images.failed.connect(self._image_failed)
@@ -202,9 +193,8 @@ class ReviewMode(QWidget):
         self.candidates.setCurrentRow(index)
 
     def _show_progress(self) -> None:
-        left = len(self._ids) - sum(1 for n in self._decided.values() if n)
-        decisions = sum(1 for d in self._history if d.kind != review.TAGS)
-        text = progress_text(left, len(self._ids), decisions, time.monotonic() - self._started)
+        left = len(self._ids) - self.decisions.decided()
+        text = progress_text(left, len(self._ids), self.decisions.count(), time.monotonic() - self._started)
         self.progress.setText(text)
 
     def _image_ready(self, photo_id: int, _image: QImage) -> None:
@@ -295,45 +285,27 @@ class ReviewMode(QWidget):
         self._save(item.photo_id, review.TAGS, lambda conn: review.set_tags(conn, item.photo_id, parse_tags(text)))
         self._end_editing()
 
-    def _save(self, photo_id: int, kind: str, write) -> None:
-        decision = Decision(photo_id, kind)
-        self._history.append(decision)
-        if kind != review.TAGS:
-            self._decided[photo_id] = self._decided.get(photo_id, 0) + 1
-
-        def job(conn: sqlite3.Connection) -> Decision:
-            decision.before = write(conn)             # on the lane: an undo queued after it finds it
-            return decision
-        self._edits.submit(job, self._saved, lambda exc: self._not_saved(decision, exc))
+    def _save(self, photo_id: int, kind: str, write: Write) -> None:
+        self.decisions.save(photo_id, kind, write)
+        self._show_progress()
 
     def _saved(self, decision: Decision) -> None:
         self._items.pop(decision.photo_id, None)
         if decision.photo_id == self.current_id() and not self._editing():
             self._show(self._selected)
-        self.committed += 1
         self.decided.emit(decision.photo_id, decision.kind)
 
-    def _not_saved(self, decision: Decision, exc: Exception) -> None:
-        if decision in self._history:
-            self._history.remove(decision)
-            self._forget(decision)
+    def _not_saved(self, decision: Decision, why: str) -> None:
         self._items.pop(decision.photo_id, None)
-        self._say(f"Not saved: {describe(exc)}")
+        self._show_progress()
+        self._say(why)
 
     def undo(self) -> None:
         """Take back the last decision of this session and go back to its photo."""
-        if not self._history:
+        decision = self.decisions.undo()
+        if decision is None:
             self._say("Nothing to undo in this review.")
             return
-        decision = self._history.pop()
-        self._forget(decision)
-
-        def job(conn: sqlite3.Connection) -> int:
-            if decision.before is None:                # the decision itself was not saved
-                return decision.photo_id
-            review.undo(conn, decision.before)
-            return decision.photo_id
-        self._edits.submit(job, self._undone, lambda exc: self._say(f"Not undone: {describe(exc)}"))
         if decision.photo_id in self._ids:
             self._pos = self._ids.index(decision.photo_id)
         self._show()
@@ -342,13 +314,6 @@ class ReviewMode(QWidget):
         self._items.pop(photo_id, None)
         if photo_id == self.current_id() and not self._editing():
             self._show()
-        self.undone_ids.append(photo_id)
-        self.undone.emit(photo_id)
-
-    def _forget(self, decision: Decision) -> None:
-        if decision.kind != review.TAGS:
-            self._decided[decision.photo_id] = max(0, self._decided.get(decision.photo_id, 0) - 1)
-        self._show_progress()
 
     def _editing(self) -> bool:
         return self.caption_edit.isVisible() or self.tags_edit.isVisible()

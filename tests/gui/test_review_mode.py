@@ -69,7 +69,7 @@ def reviewing(qtbot, library, conn):
 
 def settle(qtbot, widget: ReviewMode, decisions: int) -> None:
     """Wait until `decisions` writes were reported committed by the lane."""
-    qtbot.waitUntil(lambda: widget.committed >= decisions, timeout=WAIT)
+    qtbot.waitUntil(lambda: widget.decisions.committed >= decisions, timeout=WAIT)
 
 
 def key(qtbot, widget, k, modifier=Qt.KeyboardModifier.NoModifier) -> None:
@@ -139,7 +139,7 @@ def test_e_edits_the_caption_enter_saves_it_as_edited(qtbot, reviewing, conn):
     key(qtbot, widget, Qt.Key.Key_Escape)
     assert not widget.caption_edit.isVisible() and widget.isVisible()
     assert widget.current_id() == ids[1] and state(conn, ids[1]) == "todo"
-    assert widget.committed == 1
+    assert widget.decisions.committed == 1
 
 
 def test_t_edits_the_tags(qtbot, reviewing, conn):
@@ -208,7 +208,7 @@ def test_ctrl_z_undoes_each_kind_of_decision_and_goes_back_to_its_photo(qtbot, r
     for photo_id, left in ((ids[3], 1), (ids[2], 2), (ids[1], 3), (ids[0], 4)):
         key(qtbot, widget, *undo)
         assert widget.current_id() == photo_id
-        qtbot.waitUntil(lambda p=photo_id: widget.undone_ids[-1:] == [p], timeout=WAIT)
+        qtbot.waitUntil(lambda p=photo_id: widget.decisions.undone_ids[-1:] == [p], timeout=WAIT)
         assert snapshot(conn, photo_id) == before[photo_id]
         assert widget.progress.text().startswith(f"{left} of 4 left")
     assert photos.review_counts(conn) == {"todo": 3, "approved": 0, "edited": 1}
@@ -223,7 +223,7 @@ def test_undo_keeps_the_candidates_that_arrived_after_the_decision(qtbot, review
     settle(qtbot, widget, 1)
     photos.set_auto_captions(conn, ids[0], ["a late candidate"], model="tiny")   # re-captioned meanwhile
     key(qtbot, widget, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
-    qtbot.waitUntil(lambda: widget.undone_ids == [ids[0]], timeout=WAIT)
+    qtbot.waitUntil(lambda: widget.decisions.undone_ids == [ids[0]], timeout=WAIT)
     assert state(conn, ids[0]) == "todo"
     # What the photo had comes back as it was; what came since stays.
     assert sorted(c.text for c in photos.captions(conn, ids[0])) == sorted(CANDIDATES + ["a late candidate"])
