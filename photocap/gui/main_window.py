@@ -621,5 +621,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         self.hide()                               # the batch in flight may take a moment
         self._poll.stop()
+        if self.review is not None:
+            self.review.stop()                    # it reads the connection the services close
         self.services.stop()
         event.accept()

@@ -166,6 +166,8 @@ class ReviewMode(QWidget):
 
     def _refit(self) -> None:
         """The view changed size: pictures are decoded again for it (an edit under way stays open)."""
+        if self._stopped or not self.isVisible():
+            return
         if self._editing():
             photo_id = self.current_id()
             if self._item is not None and photo_id is not None:
