@@ -264,7 +264,10 @@ class ReviewMode(QWidget):
 
     def accept(self) -> None:
         item = self._item
-        if item is None or not item.candidates:
+        if item is None:
+            return
+        if not item.candidates:
+            self._say("No caption to accept yet: E writes one, M asks the model for some.")
             return
         caption_id = item.candidates[self._selected].id
         self._save(item.photo_id, review.ACCEPT, lambda conn: review.accept(conn, item.photo_id, caption_id))

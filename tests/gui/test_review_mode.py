@@ -340,3 +340,18 @@ def test_m_asks_for_more_candidates_and_the_review_goes_on(qtbot, open_window, l
     key(qtbot, review, Qt.Key.Key_Return)
     settle(qtbot, review, 1)
     assert approved_texts(conn, ids[0]) == [photos.captions(conn, ids[0])[0].text] != ["a red square on a table"]
+
+
+def test_a_photo_without_captions_can_be_written_but_not_accepted(qtbot, reviewing, conn):
+    ids = ids_of(conn)                                # indexed, not captioned yet
+    widget = reviewing(ids)
+    assert widget.candidates.item(0).text() == "No caption yet: E writes one, M asks the model."
+    key(qtbot, widget, Qt.Key.Key_Return)
+    assert widget.current_id() == ids[0]
+    assert widget.note.text() == "No caption to accept yet: E writes one, M asks the model for some."
+    key(qtbot, widget, Qt.Key.Key_E)
+    qtbot.keyClicks(widget.caption_edit, "a harbour at dawn")
+    key(qtbot, widget, Qt.Key.Key_Return)
+    settle(qtbot, widget, 1)
+    assert photos.review_state(conn, ids[0])[0] == "edited"
+    assert [c.text for c in photos.captions(conn, ids[0])] == ["a harbour at dawn"]
