@@ -12,7 +12,9 @@ Threads: the local pipeline uses torch's default (one thread per core). A Ray wo
 cores: `local:N` gives each of its N workers cores // N torch threads (torch.set_num_threads in the actor),
 and Ray one logical CPU more for reading and decoding, so ray1 has what the local pipeline has and ray2 splits
 it in two. Images/s are steady-state: from the first recorded batch to the last but one (model loading and Ray's
-start are reported apart, as startup seconds). The overhead Ray adds per photo is
+start are reported apart, as the time to the first result; end-to-end images/s count them in). Ray hands
+results over a task at a time, sometimes several together, which flatters its steady rate on short runs:
+compare the end-to-end rates too. The overhead Ray adds per photo is
 (1/ray1_ips - 1/local_ips) * 1000 ms; the scaling is ray2_ips / ray1_ips.
 
 Then the driver's limits, for sizing a large cluster: how many results per second the library's one writer
@@ -77,8 +79,9 @@ class Clock:
     def result(self) -> dict:
         assert len(self.ticks) >= 3, "too few batches for a steady rate: use more photos"
         (t0, n0), (t1, n1) = self.ticks[0], self.ticks[-2]
+        wall = self.ticks[-1][0] - self.start
         return {"ips": (n1 - n0) / (t1 - t0), "startup_s": t0 - self.start, "photos": self.ticks[-1][1],
-                "wall_s": self.ticks[-1][0] - self.start}
+                "wall_s": wall, "end_to_end_ips": self.ticks[-1][1] / wall}
 
 
 def run_local(scratch: Path, photos: Path, model: Path, args: argparse.Namespace) -> dict:
@@ -202,8 +205,9 @@ def main() -> None:
                            ("ray2", lambda: run_ray(scratch, photos, model, args, 2))):
             results[name] = work()
             r = results[name]
-            print(f"{name:6} {r['ips']:.2f} images/s (steady; startup {r['startup_s']:.1f} s, "
-                  f"{r['photos']} photos in {r['wall_s']:.1f} s)", flush=True)
+            print(f"{name:6} {r['ips']:.2f} images/s steady, {r['end_to_end_ips']:.2f} end to end "
+                  f"(first result after {r['startup_s']:.1f} s, {r['photos']} photos in {r['wall_s']:.1f} s)",
+                  flush=True)
         local, ray1, ray2 = (results[k]["ips"] for k in ("local", "ray1", "ray2"))
         overhead = (1 / ray1 - 1 / local) * 1000
         print(f"Ray with one worker: {ray1 / local:.1%} of local; overhead {overhead:.1f} ms per photo; "
@@ -217,7 +221,9 @@ def main() -> None:
             "overhead_ms_per_photo": round(overhead, 1), "scaling_1_to_2": round(ray2 / ray1, 3),
             "ray1_vs_local": round(ray1 / local, 3),
             "writer_results_per_s": round(writer), "ship_mb_per_s": round(ship),
+            "end_to_end_ips": {k: round(v["end_to_end_ips"], 3) for k, v in results.items()},
             "startup_s": {k: round(v["startup_s"], 1) for k, v in results.items()},
+            "load_average": round(os.getloadavg()[0], 1),
             "cpu": cpu_model(), "cores": os.cpu_count(), "device": args.device, "photos": args.photos,
             "batch_size": args.batch_size, "new_tokens": NEW_TOKENS, "model": kind,
             "threads_per_worker": {"local": "torch default", "ray1": results["ray1"]["threads_per_worker"],
