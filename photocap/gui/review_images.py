@@ -1,30 +1,38 @@
-"""Review mode's pictures: decoded at the view's size on a small pool, ahead of the user, and painted.
+"""Review mode's pictures: decoded at the view's size ahead of the user, and painted.
 
 A 12 MP JPEG is decoded with PIL's draft mode (1/2, 1/4 or 1/8 scale, almost free) and resized to
 fit the view, never at full resolution and never on the GUI thread, so moving on shows a picture
-that is already in memory.
+that is already in memory. The decoding runs in helper processes (review_decode), each driven by
+one thread of a small pool that waits on its pipe; a frozen app, or one whose helper failed,
+decodes on the pool's threads instead.
 """
 
 from __future__ import annotations
 
+import logging
+import queue
 from collections import OrderedDict
 
 from PySide6.QtCore import QObject, QRect, QSize, Qt, QThreadPool, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from photocap.gui.thumbnails import pil_to_qimage
+from photocap.gui.review_decode import Helper, HelperGone, can_start_helpers, decode_rgb, reason
+
+log = logging.getLogger(__name__)
 
 KEPT = 24                       # decoded pictures kept (the ones ahead and a few behind)
 THREADS = 2
 
 
+def rgb_image(width: int, height: int, data: bytes) -> QImage:
+    """A QImage that owns its pixels, from RGB bytes."""
+    return QImage(data, width, height, width * 3, QImage.Format.Format_RGB888).copy()
+
+
 def decode_to_fit(path: str, box: QSize) -> QImage:
-    """The photo upright, fitted into `box` (pixels). Raises ImageError or OSError."""
-    from photocap.library.images import open_image
-    image = open_image(path, max_side=max(box.width(), box.height()))
-    image.thumbnail((box.width(), box.height()))
-    return pil_to_qimage(image)
+    """The photo upright, fitted into `box` (pixels), on this thread. Raises ImageError or OSError."""
+    return rgb_image(*decode_rgb(path, box.width(), box.height()))
 
 
 Key = tuple[int, int, int]              # photo id, width, height
@@ -34,8 +42,7 @@ class Preloader(QObject):
     """Decoded pictures by (photo id, size): `request` starts a decode unless it is kept or on its way;
     `decoded` or `failed` say (on the GUI thread) when it is done.
 
-    Its threads keep the normal priority: a lowered thread that holds the GIL when the machine is
-    busy keeps the GUI thread waiting until it gets a core again (stalls of 200 ms measured)."""
+    Its threads and helpers keep the normal priority: the user is waiting for them."""
 
     decoded = Signal(int, QImage)          # photo id, the picture fitted to the size asked for
     failed = Signal(int, str)              # photo id, why it cannot be shown
@@ -51,6 +58,21 @@ class Preloader(QObject):
         self.errors: dict[int, str] = {}   # photo id -> why it cannot be shown
         self._made.connect(self._store)
         self._refused.connect(self._store_failure)
+        self._helpers: queue.SimpleQueue[Helper] = queue.SimpleQueue()   # idle ones
+        self._all_helpers: list[Helper] = []
+        self._use_helpers = can_start_helpers()
+        for _ in range(THREADS if self._use_helpers else 0):
+            self._start_helper()                   # they import while the window is built
+
+    def _start_helper(self) -> None:
+        try:
+            helper = Helper()
+        except OSError:
+            log.info("cannot start a picture helper: decoding on threads", exc_info=True)
+            self._use_helpers = False
+            return
+        self._all_helpers.append(helper)
+        self._helpers.put(helper)
 
     def image(self, photo_id: int, box: QSize) -> QImage | None:
         key = (photo_id, box.width(), box.height())
@@ -67,10 +89,34 @@ class Preloader(QObject):
 
         def job() -> None:                 # on a pool thread: no widgets, only signals
             try:
-                self._made.emit(key, decode_to_fit(path, box))
+                self._made.emit(key, rgb_image(*self._decode(path, box)))
             except Exception as exc:  # noqa: BLE001 - any unreadable file is shown with its reason
-                self._refused.emit(key, getattr(exc, "reason", None) or str(exc) or type(exc).__name__)
+                self._refused.emit(key, reason(exc))
         self._pool.start(job, priority=2 if urgent else 0)
+
+    def _decode(self, path: str, box: QSize) -> tuple[int, int, bytes]:   # on a pool thread
+        helper = self._idle_helper()
+        if helper is None:
+            return decode_rgb(path, box.width(), box.height())
+        try:
+            found = helper.decode(path, box.width(), box.height())
+        except HelperGone:
+            log.info("a picture helper ended: decoding on threads from now on", exc_info=True)
+            self._use_helpers = False
+            return decode_rgb(path, box.width(), box.height())
+        except ValueError:                 # the photo's own failure: the helper goes on serving
+            self._helpers.put(helper)
+            raise
+        self._helpers.put(helper)
+        return found
+
+    def _idle_helper(self) -> Helper | None:
+        if not self._use_helpers:
+            return None
+        try:
+            return self._helpers.get_nowait()
+        except queue.Empty:                # the pool has as many threads as helpers: only when one failed
+            return None
 
     def _store(self, key: Key, image: QImage) -> None:
         self._asked.discard(key)
@@ -87,6 +133,9 @@ class Preloader(QObject):
     def stop(self) -> None:
         self._pool.clear()                 # decodes not started yet are dropped
         self._pool.waitForDone()
+        for helper in self._all_helpers:
+            helper.close()
+        self._all_helpers.clear()
 
 
 class PhotoView(QWidget):
