@@ -74,7 +74,8 @@ def test_sigterm_keeps_what_is_done_and_kill_9_resumes_with_nothing_lost_or_doub
     # 1. SIGTERM mid-run; meanwhile `status` in another process sees the counts move.
     proc = start_photocap(env, "index", str(pics), "--cluster", "local:2")
     try:
-        assert wait_for(lambda: _done(db) >= 2, timeout=180, interval=0.05)
+        assert wait_for(lambda: _done(db) >= 2 or proc.poll() is not None, timeout=180, interval=0.05)
+        assert proc.poll() is None, proc.communicate()[0]
         first = _status(env)
         assert wait_for(lambda: _done(db) > first["captioned"], timeout=60, interval=0.05)
         second = _status(env)
@@ -98,7 +99,8 @@ def test_sigterm_keeps_what_is_done_and_kill_9_resumes_with_nothing_lost_or_doub
     before = len(kept)
     proc = start_photocap(env, "index", str(pics), "--cluster", "local:2")
     try:
-        assert wait_for(lambda: _done(db) >= before + 2, timeout=180, interval=0.05)
+        assert wait_for(lambda: _done(db) >= before + 2 or proc.poll() is not None, timeout=180, interval=0.05)
+        assert proc.poll() is None, proc.communicate()[0]
     finally:
         os.kill(proc.pid, signal.SIGKILL)
         proc.communicate(timeout=60)

@@ -135,3 +135,15 @@ def test_without_ray_cluster_says_how_to_install_it_in_one_line(tmp_path, tiny_b
     assert result.stderr.strip().splitlines() == [
         "photocap: error: --cluster needs Ray, which is not installed: pip install 'photocap[cluster]'"]
     assert not (tmp_path / "lib.db").exists()            # refused before anything was scanned
+
+
+@pytest.mark.timeout(120)
+def test_ray_is_imported_only_for_cluster_runs(tmp_path, tiny_blip_dir):
+    make_photos(tmp_path / "pics", 2)
+    code = ("import sys\nfrom photocap.cli import main\nrc = main(sys.argv[1:])\n"
+            "print('ray imported' if 'ray' in sys.modules else 'no ray')\nsys.exit(rc)")
+    result = subprocess.run([sys.executable, "-c", code, "index", str(tmp_path / "pics")],
+                            env=tiny_model_env(tmp_path / "lib.db", tiny_blip_dir), capture_output=True, text=True,
+                            timeout=100)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "no ray" and "captioned 2" in result.stdout

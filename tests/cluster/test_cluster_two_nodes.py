@@ -26,7 +26,7 @@ def _hub_with(cache, repo_id: str, model_dir) -> None:
 
 @pytest.fixture(scope="module")
 def two_nodes(tmp_path_factory, tiny_blip_dir):
-    """A head and a second node (2 CPUs each). Only the head's model cache holds blip-base: each node's
+    """A head (1 CPU) and a second node (2 CPUs). Only the head's model cache holds blip-base: each node's
     processes read the HF_HUB_CACHE they were started with."""
     import ray
     from ray.cluster_utils import Cluster
@@ -37,7 +37,9 @@ def two_nodes(tmp_path_factory, tiny_blip_dir):
     saved = os.environ.get("HF_HUB_CACHE")
     try:
         os.environ["HF_HUB_CACHE"] = str(caches / "head")
-        cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 2, "include_dashboard": False,
+        # One CPU on the head: it holds one caption worker (1 CPU each here), so the other must run on the
+        # second node; decoding goes where there is room.
+        cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False,
                                                                 "object_store_memory": 150 * 2**20})
         os.environ["HF_HUB_CACHE"] = str(caches / "second")
         cluster.add_node(num_cpus=2, resources={"second": 1}, object_store_memory=150 * 2**20)
@@ -47,6 +49,9 @@ def two_nodes(tmp_path_factory, tiny_blip_dir):
             os.environ["HF_HUB_CACHE"] = saved
     ray.init(address=cluster.address, log_to_driver=False)
     cluster.wait_for_nodes()
+    # This session's Ray Data starts a pool's work once all of its actors are up: on a busy machine the
+    # head's actor could otherwise caption the few photos here before the second node's is ready.
+    ray.data.DataContext.get_current().wait_for_min_actors_s = 120
     second = next(n["NodeID"] for n in ray.nodes() if n["Alive"] and "second" in n["Resources"])
     yield second
     ray.shutdown()
@@ -68,21 +73,21 @@ def _run(settings: Settings, folder):
 @pytest.mark.timeout(240)
 def test_both_nodes_caption_and_the_rows_are_one_machines(tmp_path, two_nodes, tiny_blip_dir, tiny_itm_dir):
     for side in ("one", "ray"):
-        make_photos(tmp_path / side, 12)
+        make_photos(tmp_path / side, 40)       # enough batches that Ray Data hands both workers some
     with Engine(_settings(tmp_path / "one.db", tiny_blip_dir, tiny_itm_dir)) as engine:
         engine.index([str(tmp_path / "one")])
         engine.caption_pending()
     progress = _run(_settings(tmp_path / "ray.db", tiny_blip_dir, tiny_itm_dir), tmp_path / "ray")
 
     assert library_rows(tmp_path / "ray.db") == library_rows(tmp_path / "one.db")
-    assert progress.base.done == 12
+    assert progress.base.done == 40
     assert len(progress.per_node) == 2, progress.per_node          # both nodes did work
     assert any(f"node {two_nodes[:8]}" in node for node in progress.per_node)
 
 
 @pytest.mark.timeout(240)
 def test_a_node_without_the_model_is_named_and_its_photos_stay_queued(tmp_path, two_nodes, tiny_itm_dir):
-    make_photos(tmp_path / "pics", 12)
+    make_photos(tmp_path / "pics", 40)
     with pytest.raises(ModelUnavailable) as raised:
         _run(_settings(tmp_path / "lib.db", "blip-base", tiny_itm_dir), tmp_path / "pics")
     message = str(raised.value)
