@@ -54,6 +54,10 @@ class Helper:
         self._proc = subprocess.Popen([sys.executable, "-m", "photocap.gui.review_decode"],
                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
 
+    @property
+    def pid(self) -> int:
+        return self._proc.pid
+
     def decode(self, path: str, width: int, height: int) -> tuple[int, int, bytes]:
         """Like decode_rgb, in the helper. Raises ValueError (the photo's reason) or HelperGone."""
         stdin, stdout = self._proc.stdin, self._proc.stdout

@@ -94,6 +94,10 @@ class Preloader(QObject):
                 self._refused.emit(key, reason(exc))
         self._pool.start(job, priority=2 if urgent else 0)
 
+    def helper_pids(self) -> list[int]:
+        """The helper processes' ids (none in a frozen app)."""
+        return [helper.pid for helper in self._all_helpers]
+
     def _decode(self, path: str, box: QSize) -> tuple[int, int, bytes]:   # on a pool thread
         helper = self._idle_helper()
         if helper is None:

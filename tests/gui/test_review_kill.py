@@ -3,7 +3,8 @@
 A real review widget runs in a subprocess over a real library file; key events are posted into its
 event loop (Enter, 2 then Enter, E and typing then Enter), each decision is reported once the lane
 committed it, and the process is killed with SIGKILL while it accepts photos as fast as it can. A
-fresh connection then finds every reported decision, and nothing half written.
+fresh connection then finds every reported decision, and nothing half written; the picture helper
+processes end with it.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import sys
 import textwrap
 
 import pytest
-from helpers import make_photos, wait_for_line
+from helpers import make_photos, wait_for, wait_for_line
 
 from photocap.engine import Engine
 from photocap.library import db, photos
@@ -71,9 +72,17 @@ DRIVER = textwrap.dedent("""
 
     notifier = QSocketNotifier(sys.stdin.fileno(), QSocketNotifier.Type.Read)
     notifier.activated.connect(command)
-    print("ready", flush=True)
+    print("ready", *widget.images.helper_pids(), flush=True)
     app.exec()
 """)
+
+
+def running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"      # a zombie has ended
+    except FileNotFoundError:
+        return False
 
 
 @pytest.mark.timeout(90)
@@ -94,7 +103,7 @@ def test_kill_9_mid_review_loses_no_saved_decision(tmp_path, settings):
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
-        wait_for_line(proc, "ready", timeout=60)
+        helpers = [int(pid) for pid in wait_for_line(proc, "ready", timeout=60)[-1].split()[1:]]
         reported: list[tuple[int, str]] = []
         assert proc.stdin is not None
         for command in ("accept", "pick2", "edit by hand", "accept", "pick2"):
@@ -113,6 +122,9 @@ def test_kill_9_mid_review_loses_no_saved_decision(tmp_path, settings):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+    # The picture helpers see their input end and exit: nothing is left running.
+    assert helpers and wait_for(lambda: not any(running(pid) for pid in helpers), timeout=15)
 
     conn = db.connect(settings.db_path())
     try:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import signal
 
 import pytest
 from helpers import make_photos
@@ -355,3 +357,19 @@ def test_a_photo_without_captions_can_be_written_but_not_accepted(qtbot, reviewi
     settle(qtbot, widget, 1)
     assert photos.review_state(conn, ids[0])[0] == "edited"
     assert [c.text for c in photos.captions(conn, ids[0])] == ["a harbour at dawn"]
+
+
+def test_pictures_still_show_when_a_decoding_helper_dies(qtbot, reviewing, conn):
+    ids = caption_all(conn)
+    widget = reviewing(ids)
+    qtbot.waitUntil(lambda: widget.view.showing() == ids[0], timeout=WAIT)
+    pids = widget.images.helper_pids()
+    assert len(pids) == 2
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)
+    widget.resize(700, 500)                           # every picture is decoded again, for the new size
+    qtbot.waitUntil(lambda: widget.images.image(ids[0], widget.view.box()) is not None, timeout=WAIT)
+    for photo_id in ids[1:]:
+        key(qtbot, widget, Qt.Key.Key_Space)
+        qtbot.waitUntil(lambda p=photo_id: widget.view.showing() == p, timeout=WAIT)
+    assert widget.images.errors == {}
