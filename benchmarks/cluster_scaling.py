@@ -11,10 +11,10 @@ own fresh library, in this one run:
 Threads: the local pipeline uses torch's default (one thread per core). A Ray worker gets a fair share of the
 cores: `local:N` gives each of its N workers cores // N torch threads (torch.set_num_threads in the actor),
 and Ray one logical CPU more for reading and decoding, so ray1 has what the local pipeline has and ray2 splits
-it in two. Images/s are steady-state: from the first recorded batch to the last but one (model loading and Ray's
-start are reported apart, as the time to the first result; end-to-end images/s count them in). Ray hands
-results over a task at a time, sometimes several together, which flatters its steady rate on short runs:
-compare the end-to-end rates too. The overhead Ray adds per photo is
+it in two. Images/s are steady-state: from the first finished batch to the last, by when each batch was finished
+(Ray's workers stamp it; Ray hands results over a task at a time, sometimes several together). Model
+loading and Ray's start come before the first batch and are reported apart, as the time to the first
+result; end-to-end images/s count them in. The overhead Ray adds per photo is
 (1/ray1_ips - 1/local_ips) * 1000 ms; the scaling is ray2_ips / ray1_ips.
 
 Then the driver's limits, for sizing a large cluster: how many results per second the library's one writer
@@ -36,6 +36,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -65,23 +66,27 @@ def settings(db: Path, model: Path, args: argparse.Namespace) -> Settings:
 
 
 class Clock:
-    """Steady-state rate from the times results are recorded: photos per second from the first recorded
-    batch to the last but one. Model loading and Ray's start fall before the first result (reported apart
-    as startup); Ray hands over the last results of a run together, so the last batch is left out."""
+    """Steady-state rate: photos per second from the first finished batch to the last, by the times the
+    batches were finished (wall clock; Ray's workers stamp their own, since Ray hands results over a task
+    at a time, sometimes several together). Model loading and Ray's start fall before the first batch and
+    are reported apart (time to the first result); end-to-end images/s count them in."""
 
     def __init__(self) -> None:
-        self.start = time.monotonic()
-        self.ticks: list[tuple[float, int]] = []
+        self.start = time.time()
+        self.batches: list[tuple[float, int]] = []      # (finished, photos)
+        self.last_recorded = self.start
 
-    def tick(self, done: int) -> None:
-        self.ticks.append((time.monotonic(), done))
+    def tick(self, finished: Iterable[tuple[float, int]]) -> None:
+        self.batches = sorted(finished)
+        self.last_recorded = time.time()
 
     def result(self) -> dict:
-        assert len(self.ticks) >= 3, "too few batches for a steady rate: use more photos"
-        (t0, n0), (t1, n1) = self.ticks[0], self.ticks[-2]
-        wall = self.ticks[-1][0] - self.start
-        return {"ips": (n1 - n0) / (t1 - t0), "startup_s": t0 - self.start, "photos": self.ticks[-1][1],
-                "wall_s": wall, "end_to_end_ips": self.ticks[-1][1] / wall}
+        assert len(self.batches) >= 3, "too few batches for a steady rate: use more photos"
+        (t0, _), (t1, _) = self.batches[0], self.batches[-1]
+        photos = sum(n for _, n in self.batches)
+        wall = self.last_recorded - self.start
+        return {"ips": (photos - self.batches[0][1]) / (t1 - t0), "startup_s": t0 - self.start,
+                "photos": photos, "wall_s": wall, "end_to_end_ips": photos / wall}
 
 
 def run_local(scratch: Path, photos: Path, model: Path, args: argparse.Namespace) -> dict:
@@ -89,7 +94,13 @@ def run_local(scratch: Path, photos: Path, model: Path, args: argparse.Namespace
     with Engine(settings(scratch / "local" / "lib.db", model, args)) as engine:
         engine.index([str(photos)])
         clock = Clock()
-        engine.caption_pending(on_progress=lambda p: clock.tick(p.done))
+        batches: list[tuple[float, int]] = []
+
+        def tick(p) -> None:
+            batches.append((time.time(), p.done - sum(n for _, n in batches)))
+            clock.tick(batches)
+
+        engine.caption_pending(on_progress=tick)
     return clock.result()
 
 
@@ -101,7 +112,7 @@ def run_ray(scratch: Path, photos: Path, model: Path, args: argparse.Namespace, 
         engine.index([str(photos)])
         clock = Clock()
         with ClusterRun(engine, ClusterOptions(address=f"local:{workers}"),
-                        on_progress=lambda p: clock.tick(p.base.done)) as run:
+                        on_progress=lambda p: clock.tick(p.finished)) as run:
             threads = run.plan.threads if run.plan else 0
             run.run()
     return {**clock.result(), "threads_per_worker": threads}

@@ -25,7 +25,7 @@ import socket
 import tempfile
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -256,6 +256,7 @@ class CaptionWorker:
                 vectors[i] = b"" if vector is None else np.asarray(vector, dtype=np.float32).tobytes()
         out["captions"] = np.array(captions, dtype=object)
         out["vector"] = np.array(vectors, dtype=object)
+        out["finished"] = np.full(n, time.time())     # when the worker was done (results can arrive together)
         return out
 
     def _vectors(self, images: list[Any]) -> list[Any]:
@@ -285,6 +286,8 @@ class ClusterProgress:
     base: Progress
     per_node: Counter = field(default_factory=Counter)
     worker_pids: set[int] = field(default_factory=set)     # the caption actors' processes seen
+    # (the worker's finish time, photos) of the latest batches: rates measured where the work is done
+    finished: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=10_000))
     interrupted: bool = False
 
     def line(self) -> str:
@@ -420,6 +423,7 @@ class ClusterRun:
                     if not batch["error"][i]:
                         progress.per_node[str(batch["node"][i])] += 1
                     progress.worker_pids.add(int(batch["pid"][i]))
+                progress.finished.append((float(batch["finished"][0]), len(batch["photo_id"])))
                 if held:
                     jobs.release(loop.conn, loop.worker, held)
                 loop.record(rows, model=model, options=options, embed_model=embed_id)
