@@ -354,6 +354,7 @@ class ClusterRun:
 
     def close(self) -> None:
         if self._started_ray:
+            _wait_for_ray_data()
             self.ray.shutdown()
             self._started_ray = False
 
@@ -461,7 +462,7 @@ class ClusterRun:
                             fn_constructor_kwargs={"settings": worker_settings, "threads": plan.threads,
                                                    "shape": min(bs, len(items))},
                             num_cpus=plan.threads or 1, num_gpus=plan.gpus or None)
-        results = iter(ds.iter_batches(batch_size=None, batch_format="numpy", prefetch_batches=1))
+        results = iter(ds.iter_batches(batch_size=None, batch_format="numpy", prefetch_batches=0))
         try:
             for batch in results:
                 yield batch
@@ -482,6 +483,16 @@ class ClusterRun:
             raise ClusterError("--ship-files reads the photos on this machine, which is not a node of the cluster: "
                                "join it (`ray start --address=HEAD:6379`) and use --cluster auto")
         return resource
+
+
+def _wait_for_ray_data(timeout: float = 30.0) -> None:
+    """Ray Data winds a stopped pipeline down on its own threads; shutting Ray down under them makes Ray's
+    core end this process (exit 1, nothing printed), so they finish first."""
+    deadline = time.monotonic() + timeout
+    for thread in threading.enumerate():
+        if thread.name.startswith("StreamingExecutor-"):
+            thread.join(max(0.0, deadline - time.monotonic()))
+    log.debug("threads left at Ray's shutdown: %s", ", ".join(t.name for t in threading.enumerate()))
 
 
 def _outcome(batch: dict[str, np.ndarray], i: int) -> list[str] | ImageError:
