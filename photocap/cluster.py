@@ -44,7 +44,9 @@ log = logging.getLogger(__name__)
 
 INSTALL_HINT = "--cluster needs Ray, which is not installed: pip install 'photocap[cluster]'"
 SHIP_MAX_BYTES = 512 * 2**20      # bigger than any camera's photo; a bigger "photo" is not shipped
-CHUNK_PHOTOS = 4096               # claimed at once; caption actors start once per chunk
+CHUNK_PHOTOS = 4096               # the first claim; caption actors start once per chunk
+CHUNK_SECONDS = 300.0             # later chunks hold this much work at the rate measured: start-up ~5%
+MAX_CHUNK_PHOTOS = 250_000        # claims and their lease renewals stay one quick write each
 RENEW_SECONDS = jobs.LEASE_SECONDS / 5
 DEFAULT_SIDE = 768                # decode size when a node cannot read the model's config (2 x BLIP's 384)
 
@@ -60,6 +62,16 @@ class ClusterOptions:
     ship_files: bool = False
     ship_max_bytes: int = SHIP_MAX_BYTES
     chunk: int = CHUNK_PHOTOS
+    chunk_seconds: float = CHUNK_SECONDS
+
+    def next_chunk(self, photos: int, seconds: float) -> int:
+        """How many photos to claim next, after a chunk of `photos` took `seconds` end to end.
+
+        Each chunk starts the caption actors anew (Ray's start-up and the models' loading: about 10 s),
+        so a fast cluster gets chunks big enough to keep that a small share of the run."""
+        if photos <= 0 or seconds <= 0:
+            return self.chunk
+        return max(self.chunk, min(MAX_CHUNK_PHOTOS, int(photos / seconds * self.chunk_seconds)))
 
     @property
     def local_workers(self) -> int | None:
@@ -382,19 +394,24 @@ class ClusterRun:
         loop.progress = Progress(pending=loop.pending())
         progress = ClusterProgress(loop.progress)
         loop.on_progress = lambda _p: self.on_progress(progress)
+        chunk = self.options.chunk
         while not stop.is_set():
             db.check_file(conn)
-            claimed = [] if jobs.paused(conn) else jobs.claim(conn, loop.worker, self.options.chunk)
+            claimed = [] if jobs.paused(conn) else jobs.claim(conn, loop.worker, chunk)
             if not claimed:
                 if not forever:
                     break
                 if wake.wait(idle_wait) and wake is not stop:
                     wake.clear()
                 continue
+            started, done_before = time.monotonic(), loop.progress.done + loop.progress.failed
             try:
                 self._chunk(loop, claimed, progress, stop)
             finally:
                 jobs.release(conn, loop.worker)      # whatever was not recorded goes back to the queue
+            if len(claimed) == chunk:                # a full chunk measures the cluster's pace
+                chunk = self.options.next_chunk(loop.progress.done + loop.progress.failed - done_before,
+                                                time.monotonic() - started)
         progress.interrupted = stop.is_set() and not forever
         return progress
 

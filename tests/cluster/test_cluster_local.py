@@ -147,3 +147,25 @@ def test_ray_is_imported_only_for_cluster_runs(tmp_path, tiny_blip_dir):
                             timeout=100)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == "no ray" and "captioned 2" in result.stdout
+
+
+def test_later_chunks_hold_minutes_of_work_at_the_pace_measured():
+    options = ClusterOptions(chunk=4096, chunk_seconds=300)
+    assert options.next_chunk(4096, 16.0) == 76_800          # 8 GPUs: 256/s end to end, start-up included
+    assert options.next_chunk(4096, 3000.0) == 4096          # a slow cluster never claims less than the first
+    assert options.next_chunk(4096, 0.5) == 250_000          # claims and renewals stay one quick write
+    assert options.next_chunk(0, 10.0) == 4096
+
+
+@pytest.mark.timeout(240)
+def test_after_a_full_chunk_the_next_claim_grows_to_the_pace(tmp_path, ray_local, tiny_blip_dir, tiny_itm_dir):
+    # Actors start once per chunk: a fast cluster that kept claiming the first chunk's size would spend
+    # much of its time starting them. Here the second claim takes everything left.
+    make_photos(tmp_path / "pics", 10)
+    db = tmp_path / "lib.db"
+    claimed_seen = []
+    progress = _on_cluster(_settings(db, tiny_blip_dir, tiny_itm_dir), tmp_path / "pics",
+                           ClusterOptions(address="auto", chunk=2, chunk_seconds=3600),
+                           on_progress=lambda _p: claimed_seen.append(claimed_jobs(db)))
+    assert progress.base.done == 10 and claimed_jobs(db) == 0
+    assert max(claimed_seen) >= 6, claimed_seen
