@@ -43,19 +43,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
 from caption_throughput import NEW_TOKENS, make_photos, model_folder  # noqa: E402  (the same photos and model)
+from embed_overhead import cpu_name  # noqa: E402  (lscpu's model name)
 
 from photocap.config import Settings  # noqa: E402
 from photocap.engine import Engine  # noqa: E402
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown"
 
 
 def settings(db: Path, model: Path, args: argparse.Namespace) -> Settings:
@@ -209,7 +200,7 @@ def main() -> None:
         made = make_photos(photos, args.photos)
         model, kind = model_folder(scratch)
         print(f"{args.photos} photos (12 MP), {kind}, {NEW_TOKENS} new tokens, batch size {args.batch_size}, "
-              f"device {args.device}, cpu {cpu_model()} ({os.cpu_count()} cores)", flush=True)
+              f"device {args.device}, cpu {cpu_name()} ({os.cpu_count()} cores)", flush=True)
         results = {}
         for name, work in (("local", lambda: run_local(scratch, photos, model, args)),
                            ("ray1", lambda: run_ray(scratch, photos, model, args, 1)),
@@ -235,7 +226,7 @@ def main() -> None:
             "end_to_end_ips": {k: round(v["end_to_end_ips"], 3) for k, v in results.items()},
             "startup_s": {k: round(v["startup_s"], 1) for k, v in results.items()},
             "load_average": round(os.getloadavg()[0], 1),
-            "cpu": cpu_model(), "cores": os.cpu_count(), "device": args.device, "photos": args.photos,
+            "cpu": cpu_name(), "cores": os.cpu_count(), "device": args.device, "photos": args.photos,
             "batch_size": args.batch_size, "new_tokens": NEW_TOKENS, "model": kind,
             "threads_per_worker": {"local": "torch default", "ray1": results["ray1"]["threads_per_worker"],
                                    "ray2": results["ray2"]["threads_per_worker"]},

@@ -37,6 +37,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from embed_overhead import cpu_name  # noqa: E402  (beside this script: lscpu's model name)
 from PIL import Image, ImageDraw, ImageFilter  # noqa: E402
 from PySide6.QtCore import Qt, QTimer  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
@@ -51,16 +52,6 @@ SIZE = (4000, 3000)
 DISTINCT = 6
 WINDOW = (1280, 820)
 CAPTIONS = ["a man riding a bike down a street", "a person on a bicycle in the city", "a cyclist"]
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown"
 
 
 def camera_like(seed: int) -> Image.Image:
@@ -232,7 +223,7 @@ def main() -> int:
               "baseline_photos": len(base_ids), "baseline_next_p50_ms": round(pct(base, 50), 1),
               "baseline_next_p95_ms": round(pct(base, 95), 1), "baseline_max_stall_ms": round(base_stall, 1),
               "baseline_over_preloaded_p95": round(pct(base, 95) / max(p95, 0.01), 1),
-              "decode_ms": round(statistics.median(decode), 1), "cpu": cpu_model(), "cores": os.cpu_count()}
+              "decode_ms": round(statistics.median(decode), 1), "cpu": cpu_name(), "cores": os.cpu_count()}
     print(json.dumps(result))
     return 0
 
