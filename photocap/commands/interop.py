@@ -90,7 +90,7 @@ def cmd_xmp(args, engine) -> int:
     naming = args.naming or engine.settings.xmp_naming
     query = " ".join(args.query)
     # An empty query finds every photo that is there (not missing), like `search` and the app.
-    ids = [i for i, _ in keyword.ranked_ids(engine.conn, query, limit=-1)]
+    ids = keyword.matching_ids(engine.conn, query)
     if args.approved_only:
         ids = [i for i in ids if photos.review_state(engine.conn, i)[0] in exchange.REVIEWED]
     written = failed = 0

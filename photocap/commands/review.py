@@ -58,7 +58,7 @@ def register(sub: argparse._SubParsersAction, parents: list) -> None:
 
 def cmd_review(args, engine) -> int:
     query = " ".join(args.query)
-    ids = [i for i, _ in keyword.ranked_ids(engine.conn, query, limit=-1)]
+    ids = keyword.matching_ids(engine.conn, query)
     change = photos.approve_todo if args.action == "approve" else photos.reset_review
     n = change(engine.conn, ids, dry_run=args.dry_run)
     done = "approved" if args.action == "approve" else "reset"
@@ -69,7 +69,7 @@ def cmd_review(args, engine) -> int:
 
 def cmd_more(args, engine) -> int:
     query = " ".join(args.query)
-    ids = [i for i, _ in keyword.ranked_ids(engine.conn, query, limit=-1)]
+    ids = keyword.matching_ids(engine.conn, query)
     if not ids:
         print(f"no photo matches {printable(query)}")
         return 0

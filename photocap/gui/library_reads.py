@@ -26,11 +26,6 @@ class PhotoDetails:
     questions: list[tuple[str, str]]
 
 
-def matching_ids(conn: sqlite3.Connection, query: str) -> list[int]:
-    """Ids of every photo `query` finds, in the order `photocap search` lists them."""
-    return [photo_id for photo_id, _ in keyword.ranked_ids(conn, query, limit=-1)]
-
-
 def details(conn: sqlite3.Connection, photo_id: int) -> PhotoDetails | None:
     photo = photos.get(conn, photo_id)
     if photo is None:
@@ -66,7 +61,7 @@ def query_result(conn: sqlite3.Connection, query: str, *, sort: str = "relevance
     relevance order, it is the keyword search with every match.
     """
     if vector is None and sort == "relevance":
-        return _rows(query, matching_ids(conn, query))
+        return _rows(query, keyword.matching_ids(conn, query))
     mode = "hybrid" if vector is not None else "keyword"
     hits = fusion.search(conn, query, limit=RANKED_LIMIT, mode=mode, sort=sort, text_vector=vector, model=model)
     return _rows(query, [h.photo_id for h in hits])

@@ -105,7 +105,7 @@ def records(conn: sqlite3.Connection, query: str = "", *, approved_only: bool = 
     """One dict per photo matching `query` (everything when empty), in library order; with
     `approved_only`, only the photos whose caption was approved or edited."""
     if query.strip():
-        ids = [photo_id for photo_id, _ in keyword.ranked_ids(conn, query, limit=-1)]
+        ids = keyword.matching_ids(conn, query)
     else:
         ids = [r[0] for r in conn.execute("SELECT id FROM photos ORDER BY path")]
     for photo_id in ids:

@@ -52,7 +52,7 @@ import numpy as np
 from photocap.library.db import FTS_ID_MASK
 from photocap.library.search import vectors
 from photocap.library.search.compile import Filters
-from photocap.library.search.keyword import Hit, hits, ranked_ids
+from photocap.library.search.keyword import Hit, hits, matching_ids, ranked_ids
 from photocap.library.search.query import STATUSES, ParsedQuery, Term, parse
 
 log = logging.getLogger(__name__)
@@ -321,7 +321,7 @@ def duplicates(conn: sqlite3.Connection, query: str, model: str, *, threshold: f
     bytes) first, the largest groups first."""
     ids: list[int] | None = None
     if query.strip():
-        ids = [i for i, _ in ranked_ids(conn, query, limit=-1)]
+        ids = matching_ids(conn, query)
         if not ids:
             return []
     dim_row = conn.execute("SELECT dim FROM embeddings WHERE model = ? LIMIT 1", (model,)).fetchone()

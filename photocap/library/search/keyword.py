@@ -475,6 +475,11 @@ def search(conn: sqlite3.Connection, query: str, *, limit: int = 50, offset: int
     return _hits(conn, ranked_ids(conn, query, limit=limit, offset=offset, exact=exact))
 
 
+def matching_ids(conn: sqlite3.Connection, query: str) -> list[int]:
+    """Ids of every photo `query` finds, in the order `photocap search` lists them."""
+    return [photo_id for photo_id, _ in ranked_ids(conn, query, limit=-1)]
+
+
 def ranked_ids(conn: sqlite3.Connection, query: str, *, limit: int = 50, offset: int = 0,
                exact: bool = False) -> list[tuple[int, float]]:
     """(photo id, score) pairs in `search` order, without loading captions and tags.
