@@ -109,7 +109,7 @@ def adopt_human_text(conn: sqlite3.Connection, photo_id: int, info: FileInfo) ->
         conn.execute("INSERT INTO captions (photo_id, text, source, approved, created_at)"
                      " VALUES (?,?, 'user', 1, ?)", (photo_id, info.description, now()))
     conn.executemany("INSERT OR IGNORE INTO tags (photo_id, tag, source) VALUES (?,?, 'user')",
-                     [(photo_id, _clean_tag(k)) for k in info.keywords if _clean_tag(k)])
+                     [(photo_id, clean_tag(k)) for k in info.keywords if clean_tag(k)])
 
 
 def update_file(conn: sqlite3.Connection, photo_id: int, info: FileInfo) -> None:
@@ -228,7 +228,7 @@ def set_auto_captions(conn: sqlite3.Connection, photo_id: int, texts: Sequence[s
             [(photo_id, text, model, opts, len(kept) + i, t) for i, text in enumerate(new)])
         conn.execute("DELETE FROM tags WHERE photo_id=? AND source='auto'", (photo_id,))
         conn.executemany("INSERT OR IGNORE INTO tags (photo_id, tag, source) VALUES (?,?, 'auto')",
-                         [(photo_id, _clean_tag(tag)) for tag in tags if _clean_tag(tag)])
+                         [(photo_id, clean_tag(tag)) for tag in tags if clean_tag(tag)])
         conn.execute("UPDATE photos SET status='done', error=NULL, updated_at=? WHERE id=?"
                      " AND status != 'missing'", (t, photo_id))
         reindex(conn, [photo_id])
@@ -242,7 +242,7 @@ def add_auto_captions(conn: sqlite3.Connection, photo_id: int, texts: Sequence[s
     as they are. `tags` are added to the machine's tags. A photo without machine captions yet is
     captioned as the first time (set_auto_captions). Returns the photo's machine captions now, in order."""
     with write(conn):
-        _require(conn, photo_id)
+        require(conn, photo_id)
         old = _auto_texts(conn, photo_id)
         if not old:
             set_auto_captions(conn, photo_id, _normalised(texts), model=model, options=options, tags=tags)
@@ -260,7 +260,7 @@ def add_auto_captions(conn: sqlite3.Connection, photo_id: int, texts: Sequence[s
             " VALUES (?,?,?,?, 'auto', ?, ?)",
             [(photo_id, text, model, opts, start + i, t) for i, text in enumerate(new)])
         conn.executemany("INSERT OR IGNORE INTO tags (photo_id, tag, source) VALUES (?,?, 'auto')",
-                         [(photo_id, _clean_tag(tag)) for tag in tags if _clean_tag(tag)])
+                         [(photo_id, clean_tag(tag)) for tag in tags if clean_tag(tag)])
         conn.execute("UPDATE photos SET updated_at=? WHERE id=?", (t, photo_id))
         reindex(conn, [photo_id])
         return _auto_texts(conn, photo_id)
@@ -282,7 +282,7 @@ def set_user_caption(conn: sqlite3.Connection, photo_id: int, text: str, *,
     Returns its id; None when `text` is blank (the user's caption is then removed)."""
     text = text.strip()
     with write(conn):
-        _require(conn, photo_id)
+        require(conn, photo_id)
         conn.execute("DELETE FROM captions WHERE photo_id=? AND source='user'", (photo_id,))
         caption_id = None
         if text:
@@ -356,22 +356,23 @@ def reset_review(conn: sqlite3.Connection, photo_ids: Iterable[int], *, dry_run:
 
 def add_user_tags(conn: sqlite3.Connection, photo_id: int, new_tags: Iterable[str]) -> None:
     with write(conn):
-        _require(conn, photo_id)
+        require(conn, photo_id)
         conn.executemany(
             "INSERT INTO tags (photo_id, tag, source) VALUES (?,?, 'user')"
             " ON CONFLICT(photo_id, tag) DO UPDATE SET source='user'",
-            [(photo_id, _clean_tag(t)) for t in new_tags if _clean_tag(t)])
+            [(photo_id, clean_tag(t)) for t in new_tags if clean_tag(t)])
         reindex(conn, [photo_id])
 
 
 def remove_tags(conn: sqlite3.Connection, photo_id: int, old_tags: Iterable[str]) -> None:
     with write(conn):
         conn.executemany("DELETE FROM tags WHERE photo_id=? AND tag=?",
-                         [(photo_id, _clean_tag(t)) for t in old_tags])
+                         [(photo_id, clean_tag(t)) for t in old_tags])
         reindex(conn, [photo_id])
 
 
-def _clean_tag(tag: str) -> str:
+def clean_tag(tag: str) -> str:
+    """A tag as stored: lower case, single spaces."""
     return " ".join(tag.lower().split())
 
 
@@ -380,7 +381,7 @@ def _clean_tag(tag: str) -> str:
 def add_question(conn: sqlite3.Connection, photo_id: int, question: str, answer: str,
                  model: str | None) -> int:
     with write(conn):
-        _require(conn, photo_id)
+        require(conn, photo_id)
         return _new_id(conn.execute(
             "INSERT INTO questions (photo_id, question, answer, model, asked_at) VALUES (?,?,?,?,?)",
             (photo_id, question, answer, model, now())))
@@ -448,6 +449,7 @@ def _has_user(conn: sqlite3.Connection, photo_id: int) -> bool:
                         (photo_id,)).fetchone() is not None
 
 
-def _require(conn: sqlite3.Connection, photo_id: int) -> None:
+def require(conn: sqlite3.Connection, photo_id: int) -> None:
+    """LibraryError (one line) unless the photo is in the library."""
     if conn.execute("SELECT 1 FROM photos WHERE id=?", (photo_id,)).fetchone() is None:
         raise LibraryError(f"no photo with id {photo_id} in the library")

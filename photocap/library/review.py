@@ -106,7 +106,7 @@ def edit(conn: sqlite3.Connection, photo_id: int, text: str) -> Before:
 
 def set_tags(conn: sqlite3.Connection, photo_id: int, tags: Iterable[str]) -> Before:
     """The photo's tags become exactly `tags`: kept ones keep their source, new ones are the user's."""
-    wanted = list(dict.fromkeys(" ".join(t.lower().split()) for t in tags if t.strip()))
+    wanted = list(dict.fromkeys(photos.clean_tag(t) for t in tags if t.strip()))
     with write(conn):
         before = _before(conn, photo_id, TAGS)
         gone = [t for t, _ in before.tags if t not in wanted]
@@ -135,8 +135,7 @@ def undo(conn: sqlite3.Connection, before: Before) -> None:
 
 
 def _before(conn: sqlite3.Connection, photo_id: int, kind: str) -> Before:
-    if conn.execute("SELECT 1 FROM photos WHERE id=?", (photo_id,)).fetchone() is None:
-        raise LibraryError(f"no photo with id {photo_id} in the library")
+    photos.require(conn, photo_id)
     captions = conn.execute(f"SELECT {', '.join(_CAPTION_COLUMNS)} FROM captions WHERE photo_id=? ORDER BY id",
                             (photo_id,)).fetchall()
     tags = conn.execute("SELECT tag, source FROM tags WHERE photo_id=? ORDER BY tag", (photo_id,)).fetchall()
