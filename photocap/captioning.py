@@ -84,6 +84,20 @@ def say_once(text: str) -> None:
         log.warning("%s", text)
 
 
+def embed_or_none(embedder: Any, images: list[Any]) -> list[Any]:
+    """One vector per image: None for a missing image or embedding model, or a batch that failed."""
+    good = [im for im in images if im is not None]
+    if embedder is None or not good:
+        return [None] * len(images)
+    try:
+        made = iter(embedder.embed_images(good))
+    except (RuntimeError, ValueError, OSError) as exc:
+        # Captions are worth keeping without vectors: the backfill tries these photos again.
+        log.warning("could not embed a batch of photos: %s", " ".join(str(exc).split())[:200])
+        return [None] * len(images)
+    return [None if im is None else next(made) for im in images]
+
+
 def usable_captions(captions: list[str]) -> list[str]:
     """Captions worth keeping: not empty, each once (beams can end in the same words)."""
     seen: dict[str, None] = {}
@@ -169,18 +183,7 @@ class CaptionLoop:
         return max(0, photos.counts(self.conn)["captioned"] - vectors.count(self.conn, model))
 
     def _vectors(self, images: list[Any]) -> list[Any]:
-        """One vector per image (None for a missing image or embedding model, or a failed batch)."""
-        embedder = self.embedder()
-        good = [im for im in images if im is not None]
-        if embedder is None or not good:
-            return [None] * len(images)
-        try:
-            made = iter(embedder.embed_images(good))
-        except (RuntimeError, ValueError, OSError) as exc:
-            # Captions are worth keeping without vectors: the backfill tries these photos again.
-            log.warning("could not embed a batch of photos: %s", " ".join(str(exc).split())[:200])
-            return [None] * len(images)
-        return [None if im is None else next(made) for im in images]
+        return embed_or_none(self.embedder(), images)
 
     def _backfill(self, batch_size: int) -> bool:
         """Embed one batch of captioned photos that lack a vector of the embedding model (decode and

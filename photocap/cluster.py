@@ -34,7 +34,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from photocap.captioning import CaptionLoop, Progress, say_once
+from photocap.captioning import CaptionLoop, Progress, embed_or_none, say_once
 from photocap.library import db, jobs, paths
 from photocap.library.files import NotRegularFile, open_regular
 from photocap.library.images import ImageError, open_image
@@ -264,22 +264,12 @@ class CaptionWorker:
             made = self.captioner.caption_images(padded)[:len(images)]
             for i, texts in zip(good, made, strict=True):
                 captions[i] = json.dumps(texts)
-            for i, vector in zip(good, self._vectors(images), strict=True):
+            for i, vector in zip(good, embed_or_none(self.embedder, images), strict=True):
                 vectors[i] = b"" if vector is None else np.asarray(vector, dtype=np.float32).tobytes()
         out["captions"] = np.array(captions, dtype=object)
         out["vector"] = np.array(vectors, dtype=object)
         out["finished"] = np.full(n, time.time())     # when the worker was done (results can arrive together)
         return out
-
-    def _vectors(self, images: list[Any]) -> list[Any]:
-        if self.embedder is None:
-            return [None] * len(images)
-        try:
-            return list(self.embedder.embed_images(images))
-        except (RuntimeError, ValueError, OSError) as exc:
-            # As on one machine: captions are kept, the backfill embeds these photos later.
-            log.warning("could not embed a batch of photos: %s", " ".join(str(exc).split())[:200])
-            return [None] * len(images)
 
 
 # ---- driver side ------------------------------------------------------------------------------------
