@@ -52,6 +52,7 @@ class ReviewMode(QWidget):
         self._selected = 0
         self.decisions = Decisions(edits, self)
         self._asking: set[int] = set()                    # photos whose more captions are on the way
+        self._note_for: int | None = None                 # the photo the note below speaks of
         self._started = time.monotonic()
         self._title = title
         self._stopped = False
@@ -157,7 +158,10 @@ class ReviewMode(QWidget):
         self.name.setText(f"{item.name}   ({self._pos + 1:,} of {len(self._ids):,})")
         self._show_candidates(item.chosen() if selected is None else selected)
         self.tags.setText(", ".join(item.tags) or "no tags")
-        self.note.setText("Asking for more captions…" if photo_id in self._asking else "")
+        if photo_id in self._asking:
+            self._note("Asking for more captions…")
+        elif photo_id != self._note_for:                  # a note stays while its photo is shown
+            self._note("")
         box = self.view.box()
         image = self.images.image(photo_id, box)
         if image is not None:
@@ -283,7 +287,7 @@ class ReviewMode(QWidget):
         if item is None:
             return
         if not text.strip():
-            self.note.setText("A caption cannot be empty: type one, or Esc to cancel.")
+            self._note("A caption cannot be empty: type one, or Esc to cancel.")
             return
         self._save(item.photo_id, review.EDIT, lambda conn: review.edit(conn, item.photo_id, text))
         self._go(self._pos + 1)
@@ -328,8 +332,12 @@ class ReviewMode(QWidget):
     def _editing(self) -> bool:
         return self.caption_edit.isVisible() or self.tags_edit.isVisible()
 
-    def _say(self, text: str) -> None:
+    def _note(self, text: str) -> None:
         self.note.setText(text)
+        self._note_for = self.current_id()
+
+    def _say(self, text: str) -> None:
+        self._note(text)
         self.failed.emit(text)
 
     # ---- more candidates (the worker captions again; the review goes on) --------------------------
@@ -342,7 +350,7 @@ class ReviewMode(QWidget):
             self._say("More captions need the captioning worker, which is not running.")
             return
         self._asking.add(photo_id)
-        self.note.setText("Asking for more captions…")
+        self._note("Asking for more captions…")
         self._worker.more_captions(photo_id)
 
     def _more_ready(self, photo_id: int, _texts: list) -> None:
@@ -350,7 +358,7 @@ class ReviewMode(QWidget):
         self._items.pop(photo_id, None)
         if photo_id == self.current_id() and not self._editing():
             self._show(self._selected)
-            self.note.setText("More captions arrived.")
+            self._note("More captions arrived.")
 
     def _captioned(self, photo_id: int, _captions: list, _tags: list) -> None:
         self._items.pop(photo_id, None)

@@ -339,6 +339,7 @@ def test_m_asks_for_more_candidates_and_the_review_goes_on(qtbot, open_window, l
     assert review.current_id() == ids[1] and review.note.text() == ""
     key(qtbot, review, Qt.Key.Key_M)                  # this photo is still on screen when they arrive
     qtbot.waitUntil(lambda: review.candidates.count() > 1, timeout=WAIT)
+    qtbot.wait(300)                                   # a refit of the longer list keeps the note
     assert review.note.text() == "More captions arrived."
     texts = [c.text for c in photos.captions(conn, ids[1])]
     assert [review.candidates.item(i).text() for i in range(review.candidates.count())] == [
@@ -384,3 +385,17 @@ def test_pictures_still_show_when_a_decoding_helper_dies(qtbot, reviewing, conn)
         key(qtbot, widget, Qt.Key.Key_Space)
         qtbot.waitUntil(lambda p=photo_id: widget.view.showing() == p, timeout=WAIT)
     assert widget.images.errors == {}
+
+
+def test_what_review_said_about_a_photo_stays_until_the_next_photo(qtbot, reviewing, conn):
+    """A resize (or a write, or a caption arriving) shows the photo again; its note stays."""
+    ids = caption_all(conn)
+    widget = reviewing(ids)
+    key(qtbot, widget, Qt.Key.Key_M)                  # no worker here: review says so
+    said = widget.note.text()
+    assert said.startswith("More captions need the captioning worker")
+    widget.resize(1000, 640)
+    qtbot.wait(400)                                   # the refit after a resize waits 120 ms
+    assert widget.note.text() == said
+    key(qtbot, widget, Qt.Key.Key_Space)              # the next photo starts with nothing said
+    assert widget.current_id() == ids[1] and widget.note.text() == ""
