@@ -492,14 +492,20 @@ class ClusterRun:
         return resource
 
 
+# Ray Data's threads that still call Ray while a stopped pipeline winds down: its executor, and the
+# thread that fetches the results' blocks. (Its "Prefetcher" only waits, and only ends with the iterator.)
+_RAY_DATA_THREADS = ("StreamingExecutor-", "iter_threaded")
+
+
 def _wait_for_ray_data(timeout: float = 30.0) -> None:
     """Ray Data winds a stopped pipeline down on its own threads; shutting Ray down under them makes Ray's
     core end this process (exit 1, nothing printed), so they finish first."""
-    deadline = time.monotonic() + timeout
+    started = time.monotonic()
     for thread in threading.enumerate():
-        if thread.name.startswith("StreamingExecutor-"):
-            thread.join(max(0.0, deadline - time.monotonic()))
-    log.debug("threads left at Ray's shutdown: %s", ", ".join(t.name for t in threading.enumerate()))
+        if thread.name.startswith(_RAY_DATA_THREADS):
+            thread.join(max(0.0, started + timeout - time.monotonic()))
+    log.debug("threads left at Ray's shutdown, after %.2f s: %s", time.monotonic() - started,
+              ", ".join(t.name for t in threading.enumerate()))
 
 
 def _outcome(batch: dict[str, np.ndarray], i: int) -> list[str] | ImageError:

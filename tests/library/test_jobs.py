@@ -193,16 +193,30 @@ def _captioned(path) -> int:
 
 @pytest.mark.timeout(240)
 @pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="process start times come from /proc")
+def _claimed(path) -> int:
+    import sqlite3
+
+    conn = sqlite3.connect(path)                    # read only: the worker may be stopped mid-write
+    try:
+        return conn.execute("SELECT count(*) FROM jobs WHERE state = 'claimed'").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0                                      # not made yet
+    finally:
+        conn.close()
+
+
 def test_index_after_a_worker_was_killed_captions_everything_without_a_lease_wait(tmp_path, tiny_blip_dir):
     import subprocess
     import sys
+
+    total = 300                                     # enough that the kill lands mid-run on a fast machine
 
     from PIL import Image
 
     pics = tmp_path / "pics"
     pics.mkdir()
-    for i in range(60):
-        Image.new("RGB", (24, 18), (i * 4, 255 - i * 4, 90)).save(pics / f"p{i:03d}.jpg")
+    for i in range(total):
+        Image.new("RGB", (24, 18), (i % 250, i // 250 * 60, 90)).save(pics / f"p{i:03d}.jpg")
     path = tmp_path / "lib.db"
     env = {**os.environ, "PHOTOCAP_DB": str(path), "PHOTOCAP_MODEL": str(tiny_blip_dir),
            "PHOTOCAP_NUM_BEAMS": "1", "PHOTOCAP_MIN_NEW_TOKENS": "2", "PHOTOCAP_MAX_NEW_TOKENS": "4",
@@ -210,15 +224,19 @@ def test_index_after_a_worker_was_killed_captions_everything_without_a_lease_wai
     worker = subprocess.Popen([sys.executable, "-m", "photocap", "watch", "--once", str(pics)], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_for(lambda: path.exists() and _captioned(path), timeout=150, interval=0.1)
+        # Killed while it holds claims: stopped first, so the claims seen are the ones it dies with.
+        for _ in range(50):
+            wait_for(lambda: path.exists() and _captioned(path) and _claimed(path), timeout=150, interval=0.02)
+            worker.send_signal(signal.SIGSTOP)
+            if _claimed(path):
+                break
+            worker.send_signal(signal.SIGCONT)              # between two chunks: try again
     finally:
         worker.send_signal(signal.SIGKILL)
         worker.wait(timeout=30)
-    assert 0 < _captioned(path) < 60, "the worker finished before it was killed: use more photos"
-    conn = db.connect(path)
-    assert conn.execute("SELECT count(*) FROM jobs WHERE state = 'claimed'").fetchone()[0] > 0
-    conn.close()
+    assert 0 < _captioned(path) < total, "the worker finished before it was killed: use more photos"
+    assert _claimed(path) > 0
     result = subprocess.run([sys.executable, "-m", "photocap", "index", str(pics)], env=env,
                             capture_output=True, text=True, timeout=150)
     assert result.returncode == 0, result.stderr
-    assert _captioned(path) == 60
+    assert _captioned(path) == total
