@@ -107,9 +107,13 @@ class Librarian:
 
     def _scan(self, path: str) -> None:
         try:
-            report = scan.scan_root(self.conn, path, follow_links=self.settings.follow_links)
+            # add=False: a folder the user removed since it was listed stays removed.
+            report = scan.scan_root(self.conn, path, follow_links=self.settings.follow_links, add=False)
         except (OSError, sqlite3.IntegrityError) as exc:      # one folder's trouble stops no other
             log.warning("cannot scan %s: %s; retrying at the next check", paths.display(path), exc)
+            return
+        if report.removed:
+            self._drop_removed_roots()
             return
         self._log_report(report)
         self._set_online(report.root, report.online)

@@ -134,8 +134,9 @@ def remove(conn: sqlite3.Connection, path: str, *, forget: bool = False) -> int:
         outer = _covering(conn, normalize(path))
         where = f" (it is inside the library folder {paths.display(outer.path)})" if outer else ""
         raise LibraryError(f"{paths.display(normalize(path))} is not a library folder{where}")
-    ids = [r[0] for r in conn.execute("SELECT id FROM photos WHERE root_id = ?", (root.id,))]
     with write(conn):
+        # Read in the write transaction: a scan of this folder may record photos until it starts.
+        ids = [r[0] for r in conn.execute("SELECT id FROM photos WHERE root_id = ?", (root.id,))]
         if forget:
             photos.remove(conn, ids)
         else:

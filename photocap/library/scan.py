@@ -111,6 +111,7 @@ class ScanReport:
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
     added_ids: list[int] = field(default_factory=list)
+    removed: bool = False   # the folder left the library before or while it was scanned: nothing more recorded
 
 
 def walk(root: str, errors: list[str], failed_dirs: list[str], *, follow_links: bool = False,
@@ -159,10 +160,14 @@ def within(path: str, real_folder: str) -> bool:
 
 
 def scan_root(conn: sqlite3.Connection, root_path: str, progress: Progress | None = None, *,
-              follow_links: bool = False) -> ScanReport:
-    """Bring the database in line with one root folder on disk."""
+              follow_links: bool = False, add: bool = True) -> ScanReport:
+    """Bring the database in line with one root folder on disk (adding it first, unless `add` is False:
+    a watcher rescanning the folders it knows must not bring back one the user removed meanwhile)."""
     started = time.perf_counter()
-    root = roots.add(conn, root_path)
+    found = roots.add(conn, root_path) if add else roots.by_path(conn, root_path)
+    if found is None:
+        return ScanReport(root=roots.normalize(root_path), removed=True)
+    root = found
     report = ScanReport(root=root.path)
     if not roots.present(conn, root):
         report.online = False
@@ -205,9 +210,14 @@ def scan_root(conn: sqlite3.Connection, root_path: str, progress: Progress | Non
         report.files += 1
         pending.append((path, info))
         if len(pending) >= CHUNK:
-            _record(conn, root.id, pending, report)
+            report.removed = not _record(conn, root.id, pending, report)
             pending.clear()
-    _record(conn, root.id, pending, report)
+            if report.removed:
+                break
+    if report.removed or not _record(conn, root.id, pending, report):
+        report.removed = True
+        report.seconds = time.perf_counter() - started
+        return report
 
     # Re-read: photos moved during this scan already carry their new paths.
     gone = [r["id"] for r in conn.execute(
@@ -233,20 +243,24 @@ def _inside(path: str, folder: str) -> bool:
 
 
 def _record(conn: sqlite3.Connection, root_id: int | None, batch: list[tuple[str, photos.FileInfo]],
-            report: ScanReport) -> None:
-    """Write one chunk of new or changed files in a single transaction.
+            report: ScanReport) -> bool:
+    """Write one chunk of new or changed files in a single transaction; False (nothing written) when
+    their folder left the library meanwhile.
 
     What the library holds is read again inside the transaction: another process (a second
     `index`, the app, the daemon) may have recorded the same files since this scan looked.
     """
     if not batch:
-        return
+        return True
     with write(conn):
         if conn.execute("SELECT 1 FROM roots WHERE id = ?", (root_id,)).fetchone() is None:
             root = root_of(conn, batch[0][0])      # merged into a folder added meanwhile
-            root_id = root.id if root else None
+            if root is None:                       # removed meanwhile: its photos are not wanted
+                return False
+            root_id = root.id
         for path, info in batch:
             _record_one(conn, root_id, path, info, report)
+    return True
 
 
 def _record_one(conn: sqlite3.Connection, root_id: int | None, path: str, info: photos.FileInfo,

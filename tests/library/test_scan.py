@@ -255,3 +255,29 @@ def test_sniff_table():
     assert scan.sniff(b"II*\x00") == "tiff" and scan.sniff(b"MM\x00*") == "tiff"
     assert scan.sniff(b"BM" + b"\x00" * 14) == "bmp"
     assert scan.sniff(b"%PDF-1.4") is None and scan.sniff(b"") is None
+
+
+def test_a_folder_removed_while_it_is_scanned_keeps_none_of_its_photos(tmp_path, conn):
+    """The app's remove button while the watcher's scan walks the folder: the scan records nothing more."""
+    root = tmp_path / "pics"
+    for i in range(450):                              # three chunks: one recorded before the removal
+        jpeg(str(root / f"p{i:03d}.jpg"))
+    other = db.connect(tmp_path / "lib.db")           # the app's edit lane
+
+    def remove_midway(count: int, _path: str) -> None:
+        if count == 250:
+            assert roots.remove(other, str(root), forget=True) == 200
+    report = scan.scan_root(conn, str(root), remove_midway)
+    other.close()
+    assert statuses(conn) == {} and roots.all_roots(conn) == []
+    assert report.removed and report.added <= 200
+
+
+def test_a_rescan_of_a_removed_folder_does_not_add_it_back(tmp_path, conn):
+    """The watcher rescans the folders it knows; one removed meanwhile stays removed."""
+    root = tmp_path / "pics"
+    jpeg(str(root / "a.jpg"))
+    scan.scan_root(conn, str(root))
+    roots.remove(conn, str(root), forget=True)
+    report = scan.scan_root(conn, str(root), add=False)
+    assert report.removed and statuses(conn) == {} and roots.all_roots(conn) == []
