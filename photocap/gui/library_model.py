@@ -25,6 +25,7 @@ PhotoIdRole = Qt.ItemDataRole.UserRole + 1
 CellRole = Qt.ItemDataRole.UserRole + 2
 
 _NO_PARENT = QModelIndex()      # a list has no parent: the invalid index, made once
+REVIEW_WORDS = {"approved": "approved", "edited": "edited by you"}     # a cell's tooltip; todo says nothing
 
 class LibraryModel(QAbstractListModel):
     """Rows are photo ids in query order; the GUI-thread connection reads one page at a time."""
@@ -67,7 +68,8 @@ class LibraryModel(QAbstractListModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             text = summary.caption or {"pending": "waiting for a caption",
                                        "failed": "could not be captioned"}.get(summary.status, "")
-            return f"{summary.name}\n{text}" if text else summary.name
+            return "\n".join(line for line in (summary.name, text, REVIEW_WORDS.get(summary.review or ""))
+                             if line)
         return None
 
     # ---- what the app asks of it ----------------------------------------------------------------
@@ -79,13 +81,18 @@ class LibraryModel(QAbstractListModel):
         return self._rows.get(photo_id)
 
     def set_ids(self, query: str, ids: list[int], rows: dict[int, int]) -> None:
-        """Show a query's result (computed on a lane). Selection and scrolling are the view's affair."""
+        """Show a query's result (computed on a lane). Selection and scrolling are the view's affair.
+
+        The same query again is a refresh after the library changed: the cells are read again when next
+        painted (review decisions, bulk approvals and other processes' writes keep the photos in place)."""
         if query == self.query and ids == self._ids:
+            self._reread()
             self.query_applied.emit(query, len(ids))
             return
         same_query = query == self.query
         if same_query and ids[:len(self._ids)] == self._ids:
             # Only new photos at the end: insert them, the rest of the grid does not move.
+            self._reread()
             self.beginInsertRows(QModelIndex(), len(self._ids), len(ids) - 1)
             self._ids, self._rows = ids, rows
             self.endInsertRows()
@@ -106,6 +113,12 @@ class LibraryModel(QAbstractListModel):
         for row in rows:
             index = self.index(row)
             self.dataChanged.emit(index, index)
+
+    def _reread(self) -> None:
+        """Every cell is read again when next painted: one query per page on screen."""
+        self._pages.clear()
+        if self._ids:
+            self.dataChanged.emit(self.index(0), self.index(len(self._ids) - 1))
 
     # ---- pages ----------------------------------------------------------------------------------
 
