@@ -445,7 +445,8 @@ class MainWindow(LibraryActions):
             self.statusBar().showMessage("No photos to review: search for some first.", 5000)
             return
         self.review = ReviewMode(self.services.conn, self.services.edits, [i for i in ids if i is not None],
-                                 worker=self.services.worker, title=self._query.strip())
+                                 worker=self.services.worker, title=self._query.strip(),
+                                 search=None if self._similar is not None else self._query)
         self.review.left_review.connect(self._review_left)
         self.pages.addWidget(self.review)
         self.pages.setCurrentWidget(self.review)

@@ -10,6 +10,7 @@ a picture already in memory. One photo's reads (a few indexed rows) run on the G
 from __future__ import annotations
 
 import gc
+import logging
 import sqlite3
 import time
 from typing import Any
@@ -21,12 +22,21 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QVBoxLayout, QWidg
 from photocap.gui.details import parse_tags
 from photocap.gui.lanes import DbLane
 from photocap.gui.review_images import PhotoView, Preloader
-from photocap.gui.review_panel import EDIT_HELP, HELP, STYLE, SidePanel, named
+from photocap.gui.review_panel import EDIT_HELP, FIXED_QUEUE, GROWING_QUEUE, HELP, STYLE, SidePanel, named
 from photocap.gui.review_session import Decision, Decisions, Write
 from photocap.library import review
+from photocap.library.search import fusion, query
+
+log = logging.getLogger(__name__)
 
 AHEAD = 4                       # photos decoded ahead of the one shown (and one behind)
 MIN_RATE_SECONDS = 10.0         # the rate is not guessed from the first few seconds
+
+
+def grows(search: str | None) -> bool:
+    """Whether photos captioned during a review of `search` can join it: a search of filters alone has an
+    exact test for one photo; words are matched by meaning too, which has none (None: not a search)."""
+    return search is not None and not fusion.semantic_text(search).strip()
 
 
 def progress_text(left: int, total: int, decisions: int, seconds: float) -> str:
@@ -43,9 +53,13 @@ class ReviewMode(QWidget):
     failed = Signal(str)                    # one line for the user
 
     def __init__(self, conn: sqlite3.Connection, edits: DbLane, ids: list[int], *, worker: Any = None,
-                 title: str = "", ahead: int = AHEAD, parent: QWidget | None = None):
+                 title: str = "", search: str | None = None, ahead: int = AHEAD, parent: QWidget | None = None):
+        """`ids` are the photos of `search` (None: not a search, e.g. similar photos): with a worker, the
+        photos it captions meanwhile that a search of filters finds are added at the end."""
         super().__init__(parent)
         self._conn, self._edits, self._ids, self._worker, self._ahead = conn, edits, list(ids), worker, ahead
+        self._search = search if worker is not None and grows(search) else None
+        self._known = set(self._ids)                      # every photo ever in the queue
         self._pos = 0
         self._item: review.Item | None = None
         self._items: dict[int, review.Item] = {}          # read once, dropped when the photo changes
@@ -76,6 +90,10 @@ class ReviewMode(QWidget):
         # waited. What exists now lives as long as the app; frozen, collections leave it alone.
         gc.freeze()
         self._show()
+        if worker is not None:
+            self.heading.setToolTip(GROWING_QUEUE if self._search is not None else FIXED_QUEUE)
+            if self._search is None:
+                self._note(FIXED_QUEUE)
 
     # ---- layout ---------------------------------------------------------------------------------
 
@@ -155,7 +173,7 @@ class ReviewMode(QWidget):
             self._show()
             return
         self._item = item
-        self.name.setText(f"{item.name}   ({self._pos + 1:,} of {len(self._ids):,})")
+        self._show_name()
         self._show_candidates(item.chosen() if selected is None else selected)
         self.tags.setText(", ".join(item.tags) or "no tags")
         if photo_id in self._asking:
@@ -172,6 +190,10 @@ class ReviewMode(QWidget):
             self.view.show_image(photo_id, None, "Loading…")
             self.images.request(photo_id, item.path, box, urgent=True)
         self._preload(box)
+
+    def _show_name(self) -> None:
+        if self._item is not None:
+            self.name.setText(f"{self._item.name}   ({self._pos + 1:,} of {len(self._ids):,})")
 
     def _refit(self) -> None:
         """The view changed size: pictures are decoded again for it (an edit under way stays open)."""
@@ -364,6 +386,27 @@ class ReviewMode(QWidget):
         self._items.pop(photo_id, None)
         if photo_id == self.current_id() and not self._editing():
             self._show(self._selected)
+        elif photo_id not in self._known and self._search is not None and not self._stopped:
+            self._add_if_found(photo_id, self._search)
+
+    def _add_if_found(self, photo_id: int, search: str) -> None:
+        """A photo captioned meanwhile joins the end of the queue if the review's search finds it (one
+        photo's indexed reads, as the search's filters test it)."""
+        try:
+            allowed = fusion.Allowed(self._conn, query.parse(search))
+            found = not allowed.empty and photo_id in allowed.check([photo_id])
+        except sqlite3.Error:                             # the queue stays as it is
+            log.debug("could not test photo %s against %r", photo_id, search, exc_info=True)
+            return
+        if not found:
+            return
+        self._ids.append(photo_id)
+        self._known.add(photo_id)
+        if self._pos == len(self._ids) - 1 and not self._editing():
+            self._show()                                  # the review had reached its end: show it
+        else:
+            self._show_progress()
+            self._show_name()
 
     def _more_failed(self, photo_id: int, reason: str) -> None:
         self._asking.discard(photo_id)

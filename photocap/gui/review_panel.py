@@ -14,6 +14,9 @@ from photocap.library import review
 HELP = ("Enter accept · 1–9 pick · E edit caption · T tags · M more captions · Space skip · "
         "Backspace back · Ctrl+Z undo · Esc leave")
 EDIT_HELP = "Enter saves · Esc cancels"
+GROWING_QUEUE = "Photos captioned meanwhile that this search finds join the end of the review."
+FIXED_QUEUE = ("This review keeps the photos it started with: only a search of filters alone (review:todo, "
+               "folder:2023) takes in photos captioned meanwhile; words are matched by meaning too.")
 STYLE = """
 QListWidget#candidates { font-size: 15px; border: none; background: transparent; }
 QListWidget#candidates::item { padding: 8px 6px; border-radius: 4px; }
