@@ -179,32 +179,30 @@ def test_claims_of_other_hosts_and_old_workers_wait_for_their_lease(conn):
     assert jobs.claim(conn, jobs.worker_id(), 10) == []
 
 
-def _captioned(path) -> int:
+def _count(path, sql: str) -> int:
+    """A count read with plain SQLite (read only: the worker may be stopped mid-write); 0 before the
+    library exists."""
     import sqlite3
 
     conn = sqlite3.connect(path)
     try:
-        return conn.execute("SELECT count(*) FROM photos WHERE status = 'done'").fetchone()[0]
+        return conn.execute(sql).fetchone()[0]
     except sqlite3.OperationalError:
         return 0                                      # not made yet
     finally:
         conn.close()
+
+
+def _captioned(path) -> int:
+    return _count(path, "SELECT count(*) FROM photos WHERE status = 'done'")
+
+
+def _claimed(path) -> int:
+    return _count(path, "SELECT count(*) FROM jobs WHERE state = 'claimed'")
 
 
 @pytest.mark.timeout(240)
 @pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="process start times come from /proc")
-def _claimed(path) -> int:
-    import sqlite3
-
-    conn = sqlite3.connect(path)                    # read only: the worker may be stopped mid-write
-    try:
-        return conn.execute("SELECT count(*) FROM jobs WHERE state = 'claimed'").fetchone()[0]
-    except sqlite3.OperationalError:
-        return 0                                      # not made yet
-    finally:
-        conn.close()
-
-
 def test_index_after_a_worker_was_killed_captions_everything_without_a_lease_wait(tmp_path, tiny_blip_dir):
     import subprocess
     import sys
