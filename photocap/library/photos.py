@@ -15,7 +15,7 @@ from typing import Any, Iterable, Sequence
 from photocap.library import paths
 from photocap.library.db import LibraryError, now, write
 from photocap.library.search import document
-from photocap.library.search.compile import review_clause
+from photocap.library.search.compile import review_clause, review_state_sql
 from photocap.library.search.query import REVIEW_STATES, STATUSES
 
 
@@ -306,18 +306,14 @@ def approve_caption(conn: sqlite3.Connection, caption_id: int, approved: bool = 
 
 def review_state(conn: sqlite3.Connection, photo_id: int) -> tuple[str | None, float | None]:
     """(todo | approved | edited, when it was reviewed); (None, None) for a photo without captions."""
-    for state in REVIEW_STATES:
-        if conn.execute(f"SELECT {review_clause(state, '?')}", (photo_id,) * _placeholders(state)
-                        ).fetchone()[0]:
-            source = "user" if state == "edited" else "auto"
-            at = conn.execute("SELECT max(reviewed_at) FROM captions WHERE photo_id=? AND source=?"
-                              " AND (source='user' OR approved=1)", (photo_id, source)).fetchone()[0]
-            return state, at
-    return None, None
-
-
-def _placeholders(state: str) -> int:
-    return review_clause(state, "?").count("?")
+    row = conn.execute(f"SELECT {review_state_sql('p.id')} FROM photos p WHERE p.id = ?", (photo_id,)).fetchone()
+    state = row[0] if row else None
+    if state is None:
+        return None, None
+    source = "user" if state == "edited" else "auto"
+    at = conn.execute("SELECT max(reviewed_at) FROM captions WHERE photo_id=? AND source=?"
+                      " AND (source='user' OR approved=1)", (photo_id, source)).fetchone()[0]
+    return state, at
 
 
 def review_counts(conn: sqlite3.Connection) -> dict[str, int]:
@@ -331,7 +327,7 @@ def approve_todo(conn: sqlite3.Connection, photo_ids: Iterable[int], *, dry_run:
     ids = list(photo_ids)
     with write(conn):
         todo = [i for i in ids if conn.execute(
-            f"SELECT {review_clause('todo', '?')}", (i,) * _placeholders("todo")).fetchone()[0]]
+            f"SELECT 1 FROM photos p WHERE p.id = ? AND {review_clause('todo', 'p.id')}", (i,)).fetchone()]
         if not dry_run:
             t = now()
             conn.executemany(

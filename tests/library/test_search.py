@@ -32,11 +32,12 @@ def test_query_language(lib, query, expected):
 def test_parse_builds_quoted_fts_terms():
     pq = parse('Dog OR "hot ""x" -cat surf* "new yo"* tag:"Hot Dog" folder:2019 NEAR(a')
     assert pq.match_expression() == (
-        '(("Dog" OR "hot ") AND "x" AND "surf"* AND "new yo"* AND "NEAR(a") NOT ("cat")')
+        '({caption tags name folder} : (("Dog" OR "hot ") AND "x" AND "surf"* AND "new yo"* AND "NEAR(a"))'
+        ' NOT ({caption tags name folder} : ("cat"))')
     assert pq.tags == ["hot dog"] and pq.folders == [Term("2019", phrase=True)]
-    assert parse("dog dog").match_expression() == '"dog"'
+    assert parse("dog dog").match_expression() == '{caption tags name folder} : ("dog")'
     assert parse("").match_expression() is None
-    assert parse('a"b').match_expression() == '"a""b"'
+    assert parse('a"b').match_expression() == '{caption tags name folder} : ("a""b")'
 
 
 def test_parse_dates_and_unknown_filters():
@@ -339,10 +340,11 @@ def test_tag_keys_are_one_token_each(lib):
 
 
 def test_superset_expression_keeps_rare_words():
-    assert parse('"sitting on a bench"').superset_expression() == '("sitting" AND "bench")'
+    t = "{caption tags name folder} : "                   # typed words: the photo's own words only
+    assert parse('"sitting on a bench"').superset_expression() == t + '(("sitting" AND "bench"))'
     assert parse('"on the"').superset_expression() is None
-    assert parse('dog -cat').superset_expression() == '"dog"'
-    assert parse('"hot do"* x').superset_expression() == '("hot" AND "do"*) AND "x"'
+    assert parse('dog -cat').superset_expression() == t + '("dog")'
+    assert parse('"hot do"* x').superset_expression() == t + '(("hot" AND "do"*) AND "x")'
     assert parse('"café au lait"').superset_expression() is None
     assert parse("dog").superset_expression() is None
 

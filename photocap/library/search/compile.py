@@ -31,6 +31,12 @@ def review_clause(state: str, photo_id_sql: str) -> str:
     return _REVIEW_SQL[state].replace("{id}", photo_id_sql)
 
 
+def review_state_sql(photo_id_sql: str) -> str:
+    """SQL whose value is the review state of the photo whose id is `photo_id_sql`; NULL without captions."""
+    whens = " ".join(f"WHEN {review_clause(state, photo_id_sql)} THEN '{state}'" for state in _REVIEW_SQL)
+    return f"(CASE {whens} END)"
+
+
 
 def _like_pattern(value: str) -> str:
     return "%" + value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"

@@ -61,6 +61,16 @@ REVIEW_STATES = ("todo", "approved", "edited")
 FILTER_KEYS = ("tag", "folder", "path", "after", "before", "status", "review")
 _KEY_CHARS = max(len(k) for k in FILTER_KEYS)
 
+# The photo_fts columns that hold the photo's own words. Typed words are looked for in these only:
+# taken and tagkeys hold machine tokens (d20190704, t646f67) that a word or a prefix (`d*`) must not find.
+TEXT_COLUMNS = "{caption tags name folder}"
+
+
+def in_text(expression: str) -> str:
+    """An FTS5 expression restricted to the photo's own words (TEXT_COLUMNS)."""
+    return f"{TEXT_COLUMNS} : ({expression})"
+
+
 # A word, as FTS5's unicode61 tokenizer splits text (document.py keys documents by the same words).
 WORD = re.compile(r"[^\W_]+")
 # Words too common to narrow a search (document.py never keys a document by them either).
@@ -126,7 +136,7 @@ class ParsedQuery:
                 parts.append(group[0].fts())
             else:
                 parts.append("(" + " OR ".join(t.fts() for t in group) + ")")
-        expr = " AND ".join(parts)
+        expr = in_text(" AND ".join(parts))
         if self.excluded:
             expr = f"({expr}) NOT ({self.excluded_expression()})"
         return expr
@@ -156,7 +166,7 @@ class ParsedQuery:
                         continue
                 alts.append(term.fts())
             parts.append(alts[0] if len(alts) == 1 else "(" + " OR ".join(alts) + ")")
-        return " AND ".join(parts) if changed else None
+        return in_text(" AND ".join(parts)) if changed else None
 
     def positive_expression(self) -> str | None:
         """`match_expression` without the exclusions: it scores every match the same (an
@@ -166,7 +176,7 @@ class ParsedQuery:
     def excluded_expression(self) -> str | None:
         if not self.excluded:
             return None
-        return " OR ".join(t.fts() for t in self.excluded)
+        return in_text(" OR ".join(t.fts() for t in self.excluded))
 
 
 # ---- parsing ------------------------------------------------------------------------------------
