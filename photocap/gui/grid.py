@@ -135,6 +135,14 @@ class ThumbnailDelegate(QStyledItemDelegate):
         painter.restore()
 
 
+_ACTION = QAbstractItemView.CursorAction
+# The keys that move the current cell; with Shift they extend the selection in grid order.
+_MOVES: dict[int, QAbstractItemView.CursorAction] = {key.value: action for key, action in (
+    (Qt.Key.Key_Left, _ACTION.MoveLeft), (Qt.Key.Key_Right, _ACTION.MoveRight), (Qt.Key.Key_Up, _ACTION.MoveUp),
+    (Qt.Key.Key_Down, _ACTION.MoveDown), (Qt.Key.Key_Home, _ACTION.MoveHome), (Qt.Key.Key_End, _ACTION.MoveEnd),
+    (Qt.Key.Key_PageUp, _ACTION.MovePageUp), (Qt.Key.Key_PageDown, _ACTION.MovePageDown))}
+
+
 class GridView(QListView):
     open_requested = Signal(int)                 # photo id: Enter or a double click
     remove_requested = Signal(list)              # photo ids: Delete
@@ -197,15 +205,34 @@ class GridView(QListView):
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         key = event.key()
-        plain = not (event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier)
+        modifiers = event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
+        plain = not modifiers
         if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and plain:
             self._open(self.currentIndex())
         elif key == Qt.Key.Key_Delete and plain:
             ids = self.selected_ids()
             if ids:
                 self.remove_requested.emit(ids)
+        elif key in _MOVES and modifiers & Qt.KeyboardModifier.ShiftModifier:
+            self._extend(_MOVES[key], modifiers)
         else:
             super().keyPressEvent(event)
+            if key in _MOVES and self.currentIndex().isValid():
+                self._anchor = self.currentIndex().data(PhotoIdRole)   # a plain move: a new anchor
+
+    def _extend(self, move: QAbstractItemView.CursorAction, modifiers: Qt.KeyboardModifier) -> None:
+        """Shift+arrow (Home, End, Page Up/Down): the photos from the anchor to the new current one, in
+        grid order, as Shift+click selects them (Qt's list mode would select a rectangle)."""
+        current = self.currentIndex()
+        anchor = self._anchor_row()
+        if anchor is None:
+            if not current.isValid():
+                return
+            anchor, self._anchor = current.row(), current.data(PhotoIdRole)
+        target = self.moveCursor(move, modifiers)
+        if target.isValid():
+            self._select_rows(anchor, target.row(), add=bool(modifiers & Qt.KeyboardModifier.ControlModifier))
+            self.scrollTo(target)
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
         """Shift+click selects the photos from the last click to this one, in grid order (Ctrl+Shift

@@ -214,3 +214,33 @@ def test_the_actions_are_in_a_menu_with_their_shortcuts(qtbot, open_window, sett
     QApplication.processEvents()
     assert "approved" not in _status(window) and "grid" in _status(window)
     assert _found(settings, "review:approved") == set()
+
+
+@pytest.mark.timeout(120)
+def test_shift_with_arrow_keys_selects_in_grid_order_like_shift_click(qtbot, open_window, settings, tmp_path):
+    _library(tmp_path, settings, cars=20, boats=0)
+    window = _open(qtbot, open_window, settings, 20)
+    grid = window.grid
+    by_row = [window.model.photo_id(row) for row in range(20)]
+    per_row = sum(1 for r in range(20) if grid.visualRect(window.model.index(r)).top()
+                  == grid.visualRect(window.model.index(0)).top())
+    assert 2 <= per_row < 19, per_row                # wrapping rows of cells
+
+    _click(qtbot, window, 1)
+    qtbot.keyClick(grid, Qt.Key.Key_Down, SHIFT)      # one row down: every photo between, in grid order
+    assert grid.currentIndex().row() == 1 + per_row
+    assert set(grid.selected_ids()) == {by_row[r] for r in range(1, 2 + per_row)}
+    qtbot.keyClick(grid, Qt.Key.Key_Right, SHIFT)
+    assert set(grid.selected_ids()) == {by_row[r] for r in range(1, 3 + per_row)}
+    qtbot.keyClick(grid, Qt.Key.Key_Up, SHIFT)        # back up, past the anchor: from it, backwards
+    qtbot.keyClick(grid, Qt.Key.Key_Left, SHIFT)
+    qtbot.keyClick(grid, Qt.Key.Key_Left, SHIFT)
+    assert grid.currentIndex().row() == 0
+    assert set(grid.selected_ids()) == {by_row[0], by_row[1]}
+
+    qtbot.keyClick(grid, Qt.Key.Key_Right)            # a plain move starts a new selection there
+    qtbot.keyClick(grid, Qt.Key.Key_Right)
+    qtbot.keyClick(grid, Qt.Key.Key_End, SHIFT)
+    assert set(grid.selected_ids()) == {by_row[r] for r in range(2, 20)}
+    _click(qtbot, window, 5, SHIFT)                   # Shift+click goes on from the same anchor
+    assert set(grid.selected_ids()) == {by_row[r] for r in range(2, 6)}
