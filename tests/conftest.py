@@ -12,7 +12,14 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from tiny_models import *  # noqa: E402,F401,F403  (session fixtures: tiny_blip_dir, tiny_vqa_dir, ...)
+
+# CI explores the same examples every run, so a red run is this change's and can be rerun as it was;
+# runs elsewhere search anew (and keep what they find in the local example database).
+hypothesis_settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 
 
 @pytest.fixture(autouse=True)
