@@ -49,6 +49,7 @@ CHUNK_SECONDS = 300.0             # later chunks hold this much work at the rate
 MAX_CHUNK_PHOTOS = 250_000        # claims and their lease renewals stay one quick write each
 RENEW_SECONDS = jobs.LEASE_SECONDS / 5
 DEFAULT_SIDE = 768                # decode size when a node cannot read the model's config (2 x BLIP's 384)
+PROBE_SECONDS = 5.0               # a head that does not accept a TCP connection by then is not there
 
 
 class ClusterError(Exception):
@@ -91,6 +92,20 @@ def parse_address(text: str) -> str:
     if not text:
         raise ClusterError("--cluster needs an address: auto, ray://HEAD:10001 or local[:N]")
     return text
+
+
+def probe(address: str, timeout: float = PROBE_SECONDS) -> None:
+    """ClusterError at once when nothing answers at a HOST:PORT address (Ray itself retries for
+    minutes); `auto` and what is not HOST:PORT are left to Ray."""
+    host, colon, port = address.removeprefix("ray://").rpartition(":")
+    if not colon or not host or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        reason = exc.strerror or ("timed out" if isinstance(exc, TimeoutError) else type(exc).__name__)
+        raise ClusterError(f"cannot reach the Ray cluster at {address}: nothing answers there ({reason}); "
+                           "check the head's address, or use --cluster auto on a node of the cluster") from None
 
 
 def parse_path_map(text: str) -> tuple[str, str]:
@@ -332,6 +347,7 @@ class ClusterRun:
                     # One logical CPU more than the workers take, for reading and decoding.
                     ray.init(num_cpus=local * threads + 1, **kwargs)
                 else:
+                    probe(self.options.address)
                     ray.init(address=self.options.address, **kwargs)
             except (ConnectionError, RuntimeError, ValueError) as exc:
                 raise ClusterError(f"cannot reach the Ray cluster at {self.options.address}: "

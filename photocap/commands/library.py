@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 
 from photocap.commands import options
 from photocap.console import Progress, StatusLine, path_text, positive_int, printable, warn
@@ -78,8 +79,9 @@ def cluster_options(args):
     return options
 
 
-def caption_on_cluster(engine, options) -> int:
-    """caption_queue on a Ray cluster: one progress line; Ctrl+C or SIGTERM keep what is done (exit 130)."""
+def caption_on_cluster(engine, options, before: Callable[[], object] | None = None) -> int:
+    """caption_queue on a Ray cluster: one progress line; Ctrl+C or SIGTERM keep what is done (exit 130).
+    `before` (a scan) runs once the cluster answers: a wrong address costs no scan."""
     import sys
     import threading
 
@@ -87,9 +89,11 @@ def caption_on_cluster(engine, options) -> int:
     line = StatusLine()
     stop = threading.Event()
     try:
-        with cluster.ClusterRun(engine, options, on_progress=lambda p: line.show(p.line())) as run, \
-                cluster.stop_on_signals(stop):
-            progress = run.run(stop)
+        with cluster.ClusterRun(engine, options, on_progress=lambda p: line.show(p.line())) as run:
+            if before is not None:
+                before()
+            with cluster.stop_on_signals(stop):
+                progress = run.run(stop)
     except cluster.ModelUnavailable as exc:
         line.done()
         warn(f"{engine.status()['pending']} photos wait for captions: {exc}")
@@ -109,26 +113,33 @@ def cmd_index(args, engine) -> int:
     on_cluster = cluster_options(args)          # checked before scanning: a missing Ray costs nothing
     if args.follow_links:
         engine.settings = engine.settings.replace(follow_links=True)
-    progress = Progress("scanning")
-    reports = engine.index(args.folders, progress)
-    progress.done()
-    for r in reports:
-        for err in r.errors:
-            warn(err)
-    if args.json:
-        print(json.dumps([{k: v for k, v in vars(r).items() if k != "added_ids"} for r in reports],
-                         indent=2))
-    else:
+    scanned_ok = True
+
+    def scan() -> None:
+        nonlocal scanned_ok
+        progress = Progress("scanning")
+        reports = engine.index(args.folders, progress)
+        progress.done()
         for r in reports:
-            state = "" if r.online else " (offline)"
-            print(f"{path_text(r.root)}{state}: {r.files} photos, {r.added} new, {r.moved} moved, "
-                  f"{r.updated} changed, {r.missing} missing, {len(r.errors)} problems "
-                  f"({r.seconds:.1f} s)")
-    scanned_ok = all(r.online for r in reports)
+            for err in r.errors:
+                warn(err)
+        if args.json:
+            print(json.dumps([{k: v for k, v in vars(r).items() if k != "added_ids"} for r in reports],
+                             indent=2))
+        else:
+            for r in reports:
+                state = "" if r.online else " (offline)"
+                print(f"{path_text(r.root)}{state}: {r.files} photos, {r.added} new, {r.moved} moved, "
+                      f"{r.updated} changed, {r.missing} missing, {len(r.errors)} problems "
+                      f"({r.seconds:.1f} s)")
+        scanned_ok = all(r.online for r in reports)
+
+    if on_cluster is not None and not args.no_caption:
+        # The cluster first: a mistyped address is one line before a scan of a million photos.
+        return caption_on_cluster(engine, on_cluster, before=scan) or (0 if scanned_ok else 1)
+    scan()
     if args.no_caption:
         return 0 if scanned_ok else 1
-    if on_cluster is not None:
-        return caption_on_cluster(engine, on_cluster) or (0 if scanned_ok else 1)
     return caption_queue(engine) or (0 if scanned_ok else 1)
 
 

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 from cluster_helpers import claimed_jobs, library_rows
-from helpers import make_photos, noise_jpeg, tiny_model_env
+from helpers import make_photos, noise_jpeg, run_photocap, tiny_model_env
 
 from photocap.cluster import ClusterOptions, ClusterRun
 from photocap.config import Settings
@@ -135,6 +135,29 @@ def test_without_ray_cluster_says_how_to_install_it_in_one_line(tmp_path, tiny_b
     assert result.stderr.strip().splitlines() == [
         "photocap: error: --cluster needs Ray, which is not installed: pip install 'photocap[cluster]'"]
     assert not (tmp_path / "lib.db").exists()            # refused before anything was scanned
+
+
+def _closed_port() -> int:
+    """A local port nothing listens on (bound, then closed)."""
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("address", ["127.0.0.1:{port}", "ray://127.0.0.1:{port}"])
+def test_a_cluster_nobody_runs_at_the_address_is_one_line_before_any_scan(tmp_path, tiny_blip_dir, address):
+    """A mistyped head address fails at once (Ray itself retries for minutes), before a long scan."""
+    make_photos(tmp_path / "pics", 2)
+    address = address.format(port=_closed_port())
+    result = run_photocap(tiny_model_env(tmp_path / "lib.db", tiny_blip_dir), "index", str(tmp_path / "pics"),
+                          "--cluster", address, timeout=90)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"photocap: error: cannot reach the Ray cluster at {address}: ")
+    assert "Traceback" not in result.stderr and result.stdout == ""         # nothing was scanned
+    assert not (tmp_path / "lib.db").exists() or library_rows(tmp_path / "lib.db") == {}
 
 
 @pytest.mark.timeout(120)
