@@ -344,8 +344,9 @@ class ClusterRun:
                                       "logging_level": logging.ERROR if quiet else logging.INFO}
             try:
                 if local:
-                    # One logical CPU more than the workers take, for reading and decoding.
-                    ray.init(num_cpus=local * threads + 1, **kwargs)
+                    # One logical CPU more than the workers take, for reading and decoding. "local": a Ray
+                    # of its own, not one already running here (Ray's default joins it, RAY_ADDRESS too).
+                    ray.init(address="local", num_cpus=local * threads + 1, **kwargs)
                 else:
                     probe(self.options.address)
                     ray.init(address=self.options.address, **kwargs)

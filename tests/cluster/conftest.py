@@ -16,6 +16,8 @@ os.environ["RAY_ENABLE_UV_RUN_RUNTIME_ENV"] = "0"
 def ray_local():
     """Ray started here with 3 logical CPUs (one caption worker with 2 threads, one for decoding)."""
     import ray
-    ray.init(num_cpus=3, include_dashboard=False, object_store_memory=200 * 2**20, log_to_driver=False)
+    # address="local": a Ray of this test run's own, never one that runs on the machine already.
+    ray.init(address="local", num_cpus=3, include_dashboard=False, object_store_memory=200 * 2**20,
+             log_to_driver=False)
     yield ray
     ray.shutdown()

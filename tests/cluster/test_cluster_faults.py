@@ -127,3 +127,25 @@ def test_watch_once_on_a_cluster_captions_everything(tmp_path, ray_dir, tiny_bli
     assert [r["status"] for r in rows.values()] == ["done"] * 6
     assert "per node: " in result.stderr and "Traceback" not in result.stderr
     assert wait_for(lambda: not _ray_pids(ray_dir), timeout=60)
+
+
+@pytest.mark.timeout(300)
+def test_local_starts_a_ray_of_its_own_where_one_runs_already(tmp_path, ray_dir, tiny_blip_dir):
+    """`--cluster local:N` on a machine where `ray start` left a Ray running, its address exported as Ray's
+    docs suggest: Ray's default is to join that one (which then refused the worker count, in one
+    misleading line); local:N starts its own."""
+    import subprocess
+    import sys
+
+    make_photos(tmp_path / "pics", 4)
+    env = {**tiny_model_env(tmp_path / "lib.db", tiny_blip_dir, BATCH_SIZE="2"),
+           "RAY_TMPDIR": ray_dir, "RAY_USAGE_STATS_ENABLED": "0"}
+    ray_cli = os.path.join(os.path.dirname(sys.executable), "ray")
+    subprocess.run([ray_cli, "start", "--head", "--num-cpus=1", "--include-dashboard=false",
+                    f"--temp-dir={ray_dir}"], env=env, check=True, capture_output=True, timeout=120)
+    running = set(_ray_pids(ray_dir))
+    env["RAY_ADDRESS"] = (Path(ray_dir) / "ray_current_cluster").read_text().strip()
+    result = run_photocap(env, "index", str(tmp_path / "pics"), "--cluster", "local:1", timeout=200)
+    assert result.returncode == 0, result.stderr
+    assert [len(r["captions"]) for r in library_rows(tmp_path / "lib.db").values()] == [1] * 4
+    assert running <= set(_ray_pids(ray_dir))             # the running Ray is left as it was
