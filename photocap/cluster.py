@@ -49,6 +49,9 @@ CHUNK_SECONDS = 300.0             # later chunks hold this much work at the rate
 MAX_CHUNK_PHOTOS = 250_000        # claims and their lease renewals stay one quick write each
 RENEW_SECONDS = jobs.LEASE_SECONDS / 5
 DEFAULT_SIDE = 768                # decode size when a node cannot read the model's config (2 x BLIP's 384)
+# watch: after the first new photo, the rest of its burst is awaited this long, so the caption actors
+# (about 10 s to start) start once for a copy of many photos, not once for each photo.
+GATHER_SECONDS = 10.0
 PROBE_SECONDS = 5.0               # a head that does not accept a TCP connection by then is not there
 
 
@@ -64,6 +67,7 @@ class ClusterOptions:
     ship_max_bytes: int = SHIP_MAX_BYTES
     chunk: int = CHUNK_PHOTOS
     chunk_seconds: float = CHUNK_SECONDS
+    gather_seconds: float = GATHER_SECONDS
 
     def next_chunk(self, photos: int, seconds: float) -> int:
         """How many photos to claim next, after a chunk of `photos` took `seconds` end to end.
@@ -306,6 +310,7 @@ class ClusterProgress:
     # (the worker's finish time, photos) of the latest batches: rates measured where the work is done
     finished: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=10_000))
     interrupted: bool = False
+    chunks: int = 0            # claims sent through Ray Data: each starts the caption actors
 
     def line(self) -> str:
         elapsed = time.monotonic() - self.base.started
@@ -402,16 +407,23 @@ class ClusterRun:
         progress = ClusterProgress(loop.progress)
         loop.on_progress = lambda _p: self.on_progress(progress)
         chunk = self.options.chunk
+        idle = forever              # watching: photos that turn up are the start of a burst
         while not stop.is_set():
             db.check_file(conn)
-            claimed = [] if jobs.paused(conn) else jobs.claim(conn, loop.worker, chunk)
+            paused = jobs.paused(conn)
+            if idle and not paused and loop.pending():
+                stop.wait(self.options.gather_seconds)        # the rest of the burst, then one chunk
+                idle = False
+            claimed = [] if paused else jobs.claim(conn, loop.worker, chunk)
             if not claimed:
                 if not forever:
                     break
+                idle = True
                 if wake.wait(idle_wait) and wake is not stop:
                     wake.clear()
                 continue
             started, done_before = time.monotonic(), loop.progress.done + loop.progress.failed
+            progress.chunks += 1
             try:
                 self._chunk(loop, claimed, progress, stop)
             finally:

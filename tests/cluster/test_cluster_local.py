@@ -11,7 +11,7 @@ import sys
 
 import pytest
 from cluster_helpers import claimed_jobs, library_rows
-from helpers import make_photos, noise_jpeg, run_photocap, tiny_model_env
+from helpers import make_photos, noise_jpeg, run_photocap, tiny_model_env, wait_for
 
 from photocap.cluster import ClusterOptions, ClusterRun
 from photocap.config import Settings
@@ -192,3 +192,43 @@ def test_after_a_full_chunk_the_next_claim_grows_to_the_pace(tmp_path, ray_local
                            on_progress=lambda _p: claimed_seen.append(claimed_jobs(db)))
     assert progress.base.done == 10 and claimed_jobs(db) == 0
     assert max(claimed_seen) >= 6, claimed_seen
+
+
+@pytest.mark.timeout(240)
+def test_watching_on_a_cluster_starts_the_workers_once_for_a_burst_of_photos(tmp_path, ray_local, tiny_blip_dir,
+                                                                                tiny_itm_dir):
+    """Photos arrive one by one (a copy, a tethered camera): the cluster run waits a moment after the first
+    for the rest of the burst, so the caption workers (seconds to start) start once, not once a photo."""
+    import threading
+
+    from photocap.library import db, scan
+
+    pics = tmp_path / "pics"
+    pics.mkdir()
+    settings = _settings(tmp_path / "lib.db", tiny_blip_dir, tiny_itm_dir)
+    stop, wake = threading.Event(), threading.Event()
+    with Engine(settings) as engine:
+        engine.index([str(pics)])                                      # the folder, no photos yet
+        runs: list = []
+        with ClusterRun(engine, ClusterOptions(address="auto", gather_seconds=5.0)) as run:
+            watcher = threading.Thread(target=lambda: runs.append(run.run(stop, forever=True, wake=wake,
+                                                                          idle_wait=0.1)))
+            watcher.start()
+            try:
+                writer = db.connect(settings.db_path())             # the librarian's own connection
+                for i in range(4):                                   # one photo at a time, 0.2 s apart
+                    make_photos(pics, 1, start=i)
+                    scan.scan(writer, [str(pics)])
+                    wake.set()
+                    stop.wait(0.2)
+                writer.close()
+                assert wait_for(lambda: photos_done(settings) == 4, timeout=120)
+            finally:
+                stop.set()
+                wake.set()
+                watcher.join(timeout=120)
+    assert runs and runs[0].chunks == 1                                # one start of the workers for all 4
+
+
+def photos_done(settings: Settings) -> int:
+    return sum(r["status"] == "done" for r in library_rows(settings.db_path()).values())
