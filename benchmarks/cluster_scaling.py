@@ -144,7 +144,7 @@ def ship_rate(scratch: Path, photo: Path, megabytes: int) -> float:
     """MB/s of file bytes that --ship-files reads on this machine and hands to another Ray worker."""
     import ray
 
-    from photocap.cluster import read_files
+    from photocap.cluster_workers import read_files
 
     folder = scratch / "ship"
     folder.mkdir()
