@@ -14,7 +14,7 @@ from photocap.library import db
 COLOURS = ["red", "green", "blue", "yellow", "purple", "orange"]
 
 
-def make_photos(folder: Path, count: int = 4) -> list[Path]:
+def _coloured_photos(folder: Path, count: int = 4) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     files = []
     for i in range(count):
@@ -30,7 +30,7 @@ def make_photos(folder: Path, count: int = 4) -> list[Path]:
 @pytest.fixture
 def photo_dir(tmp_path) -> Path:
     folder = tmp_path / "Pictures"
-    make_photos(folder)
+    _coloured_photos(folder)
     return folder
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from conftest import make_photos
+from helpers import make_photos
 from PySide6.QtCore import Qt, QThread
 
 from photocap.config import Settings
