@@ -18,6 +18,7 @@ is no longer ours). Ray is imported only here, and only when a cluster run start
 
 from __future__ import annotations
 
+import ctypes
 import json
 import logging
 import os
@@ -51,6 +52,9 @@ RENEW_SECONDS = jobs.LEASE_SECONDS / 5
 # (about 10 s to start) start once for a copy of many photos, not once for each photo.
 GATHER_SECONDS = 10.0
 PROBE_SECONDS = 5.0               # a head that does not accept a TCP connection by then is not there
+# No result for this long: the driver says what it waits for. Loading BLIP-2 and its first batch on a slow
+# CPU node take about a minute; a cluster with no room for the caption workers would wait without end.
+STALL_SECONDS = 120.0
 
 
 class ClusterError(Exception):
@@ -66,6 +70,7 @@ class ClusterOptions:
     chunk: int = CHUNK_PHOTOS
     chunk_seconds: float = CHUNK_SECONDS
     gather_seconds: float = GATHER_SECONDS
+    stall_seconds: float = STALL_SECONDS
 
     def next_chunk(self, photos: int, seconds: float) -> int:
         """How many photos to claim next, after a chunk of `photos` took `seconds` end to end.
@@ -346,17 +351,43 @@ class ClusterRun:
                                                    "shape": min(bs, len(items))},
                             num_cpus=plan.threads or 1, num_gpus=plan.gpus or None)
         results = iter(ds.iter_batches(batch_size=None, batch_format="numpy", prefetch_batches=0))
+        watch = _Watch(self._stalled, stop, opts.stall_seconds)
         try:
-            for batch in results:
-                yield batch
-                if stop.is_set():
-                    return
+            with watch:
+                while True:
+                    with watch.waiting():
+                        batch = next(results, None)
+                    if batch is None:
+                        return
+                    yield batch
+                    if stop.is_set():
+                        return
+        except _Stopped:
+            return                               # stopped while waiting: what is not recorded is released
         except ray.exceptions.RayError as exc:
             raise ClusterError(f"the cluster run failed: {_one_line(exc)}") from None
         finally:
             close = getattr(results, "close", None)
             if close is not None:
                 close()                          # stops the pipeline: nothing more is started
+
+    def _stalled(self, seconds: float) -> str:
+        """What the user reads when no result came for `seconds`: what the cluster lacks, where Ray can tell."""
+        plan = self.plan
+        assert plan is not None
+        head = f"no results from the cluster for {seconds:.0f} s"
+        tail = "; Ctrl+C stops, and keeps what is done"
+        try:
+            free, total = self.ray.available_resources(), self.ray.cluster_resources()
+        except Exception as exc:   # noqa: BLE001 - only the explanation is lost; the run goes on waiting
+            log.debug("cluster resources unknown: %s", exc)
+            return head + tail
+        kind, need = ("GPU", plan.gpus) if plan.gpus else ("CPU", float(plan.threads or 1))
+        if free.get(kind, 0.0) < need:
+            return (f"{head}: each caption worker needs {_count(need, kind)}, and the cluster has "
+                    f"{free.get(kind, 0.0):g} of its {_count(total.get(kind, 0.0), kind)} free, so it waits for "
+                    f"room (add a node, or end other work on the cluster; `ray status` shows it){tail}")
+        return f"{head}; the caption workers may still be loading the models, or a node is slow{tail}"
 
 
     def _here(self) -> str:
@@ -394,9 +425,81 @@ def _vector(blob: Any) -> np.ndarray | None:
     return np.frombuffer(bytes(blob), dtype=np.float32) if blob is not None and len(blob) else None
 
 
+def _count(n: float, unit: str) -> str:
+    return f"{n:g} {unit}" + ("" if n == 1 else "s")
+
+
 def _one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     return text[:300] or type(exc).__name__
+
+
+class _Stopped(BaseException):
+    """Ends a wait for the cluster's results when the run is stopped. A BaseException, as KeyboardInterrupt
+    is: Ray Data's iterator shuts its pipeline down on either, and no `except Exception` swallows it."""
+
+
+def _raise_in(thread_id: int, exc: type[BaseException] | None) -> None:
+    """Raise `exc` in that thread at its next Python instruction (None: take back one not yet raised)."""
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id),
+                                               ctypes.py_object(exc) if exc is not None else None)
+
+
+class _Watch:
+    """Watches the driver's wait for the cluster's results, from a thread of its own.
+
+    Ray Data's iterator waits without a timeout, and a cluster with no room for the caption workers (busy
+    with other work, a node gone) waits without end and without a word. So: when no result has come for
+    `stall_seconds`, `say` tells once (until results come again) what the cluster lacks; and when `stop`
+    is set during a wait, the wait ends at once (_Stopped, raised in the waiting thread), as Ctrl+C on a
+    plain Ray Data loop would. Only a wait is ever interrupted: never the recording of a result.
+    """
+
+    def __init__(self, say: Callable[[float], str], stop: threading.Event, stall_seconds: float):
+        self._say, self._stop, self._stall = say, stop, stall_seconds
+        self._lock = threading.Lock()
+        self._waiter: int | None = None           # the thread waiting for a result, while it waits
+        self._since = time.monotonic()            # the chunk's start, then its latest result
+        self._told = False
+        self._sent = False
+        self._end = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="photocap-cluster-watch", daemon=True)
+
+    @contextmanager
+    def waiting(self) -> Iterator[None]:
+        with self._lock:
+            self._waiter = threading.get_ident()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._waiter = None
+                if self._sent:
+                    _raise_in(threading.get_ident(), None)    # the wait ended on its own first
+                self._since, self._told = time.monotonic(), False
+
+    def _run(self) -> None:
+        while not self._end.wait(0.05):
+            with self._lock:
+                if self._waiter is None:
+                    continue
+                if self._stop.is_set() and not self._sent:
+                    self._sent = True
+                    _raise_in(self._waiter, _Stopped)
+                    continue
+                waited = time.monotonic() - self._since
+                if waited < self._stall or self._told:
+                    continue
+                self._told = True
+            log.warning("%s", self._say(waited))
+
+    def __enter__(self) -> _Watch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._end.set()
+        self._thread.join()
 
 
 class _Renewer:
