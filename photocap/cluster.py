@@ -91,13 +91,19 @@ class ClusterOptions:
 
 
 def parse_address(text: str) -> str:
-    """ADDRESS as given, checked: local[:N] needs a whole N >= 1."""
+    """ADDRESS as given, checked: local[:N] needs a whole N >= 1, and a head's HOST:PORT both parts."""
     text = text.strip()
+    if not text:
+        raise ClusterError("--cluster needs an address: auto, ray://HEAD:10001, HEAD:6379 or local[:N]")
     name, colon, count = text.partition(":")
     if name == "local" and colon and not (count.isdigit() and int(count) >= 1):
         raise ClusterError(f"--cluster {text}: local:N needs a number of workers N of 1 or more")
-    if not text:
-        raise ClusterError("--cluster needs an address: auto, ray://HEAD:10001 or local[:N]")
+    if name != "local":
+        rest = text.removeprefix("ray://")
+        host, colon, port = rest.rpartition(":")
+        if rest == "" or (colon and not (host.strip("[]") and port.isdigit())):
+            raise ClusterError(f"--cluster {text}: the head's address is HOST:PORT, "
+                               "e.g. ray://head:10001 or head:6379")
     return text
 
 

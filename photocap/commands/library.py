@@ -64,7 +64,7 @@ def add_cluster_flags(p: argparse.ArgumentParser) -> None:
 
 def cluster_options(args):
     """The ClusterOptions of --cluster (Ray checked, one line if missing); None without --cluster."""
-    if not args.cluster:
+    if args.cluster is None:               # an empty --cluster "$ADDRESS" is a mistake, said below
         if args.path_map or args.ship_files:
             raise SystemExit("photocap: error: --path-map and --ship-files need --cluster ADDRESS")
         return None

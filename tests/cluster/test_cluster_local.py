@@ -161,6 +161,24 @@ def test_a_cluster_nobody_runs_at_the_address_is_one_line_before_any_scan(tmp_pa
 
 
 @pytest.mark.timeout(120)
+@pytest.mark.parametrize(("address", "said"), [
+    ("", "--cluster needs an address: auto, ray://HEAD:10001, HEAD:6379 or local[:N]"),   # --cluster "$UNSET"
+    (":6379", "--cluster :6379: the head's address is HOST:PORT, e.g. ray://head:10001 or head:6379"),
+    ("head:", "--cluster head:: the head's address is HOST:PORT, e.g. ray://head:10001 or head:6379"),
+    ("ray://", "--cluster ray://: the head's address is HOST:PORT, e.g. ray://head:10001 or head:6379"),
+])
+def test_an_address_that_is_no_address_is_one_line_before_any_scan(tmp_path, tiny_blip_dir, address, said):
+    """An empty --cluster ran on this machine without a word; a HOST:PORT without its host printed Ray's
+    traceback."""
+    make_photos(tmp_path / "pics", 2)
+    result = run_photocap(tiny_model_env(tmp_path / "lib.db", tiny_blip_dir), "index", str(tmp_path / "pics"),
+                          "--cluster", address, timeout=90)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [f"photocap: error: {said}"]
+    assert result.stdout == "" and not (tmp_path / "lib.db").exists()
+
+
+@pytest.mark.timeout(120)
 def test_ray_is_imported_only_for_cluster_runs(tmp_path, tiny_blip_dir):
     make_photos(tmp_path / "pics", 2)
     code = ("import sys\nfrom photocap.cli import main\nrc = main(sys.argv[1:])\n"
