@@ -63,7 +63,7 @@ class ClusterError(Exception):
 
 @dataclass(frozen=True)
 class ClusterOptions:
-    address: str = "local"                        # auto, ray://head:10001, host:port, local[:N]
+    address: str = "local"                        # auto, host:port (the head's), local[:N]
     path_maps: tuple[tuple[str, str], ...] = ()   # (local prefix, worker prefix)
     ship_files: bool = False
     ship_max_bytes: int = SHIP_MAX_BYTES
@@ -94,23 +94,24 @@ def parse_address(text: str) -> str:
     """ADDRESS as given, checked: local[:N] needs a whole N >= 1, and a head's HOST:PORT both parts."""
     text = text.strip()
     if not text:
-        raise ClusterError("--cluster needs an address: auto, ray://HEAD:10001, HEAD:6379 or local[:N]")
+        raise ClusterError("--cluster needs an address: auto, HEAD:6379 or local[:N]")
+    if text.startswith("ray://"):
+        # Ray Data needs a driver of its own (a core worker): through Ray Client it fails after connecting.
+        raise ClusterError(f"--cluster {text}: Ray Data does not run through Ray Client (ray://); give the head's "
+                           "HOST:6379, or run photocap on a node of the cluster with --cluster auto")
     name, colon, count = text.partition(":")
     if name == "local" and colon and not (count.isdigit() and int(count) >= 1):
         raise ClusterError(f"--cluster {text}: local:N needs a number of workers N of 1 or more")
-    if name != "local":
-        rest = text.removeprefix("ray://")
-        host, colon, port = rest.rpartition(":")
-        if rest == "" or (colon and not (host.strip("[]") and port.isdigit())):
-            raise ClusterError(f"--cluster {text}: the head's address is HOST:PORT, "
-                               "e.g. ray://head:10001 or head:6379")
+    host, colon, port = text.rpartition(":")
+    if name != "local" and colon and not (host.strip("[]") and port.isdigit()):
+        raise ClusterError(f"--cluster {text}: the head's address is HOST:PORT, e.g. head:6379")
     return text
 
 
 def probe(address: str, timeout: float = PROBE_SECONDS) -> None:
     """ClusterError at once when nothing answers at a HOST:PORT address (Ray itself retries for
     minutes); `auto` and what is not HOST:PORT are left to Ray."""
-    host, colon, port = address.removeprefix("ray://").rpartition(":")
+    host, colon, port = address.rpartition(":")
     if not colon or not host or not port.isdigit():
         return
     try:
@@ -214,8 +215,14 @@ class ClusterRun:
                     probe(self.options.address)
                     ray.init(address=self.options.address, **kwargs)
             except (ConnectionError, RuntimeError, ValueError) as exc:
+                hint = ""
+                if not local and self.options.address != "auto" and "RAY_AUTH_MODE" not in os.environ:
+                    # Ray 2.60's heads ask for a token; to a HEAD:PORT Ray sends one only when told to, and
+                    # its refusal reaches us only as "Failed to connect".
+                    hint = ("; if the cluster uses Ray's token authentication (`ray start` turns it on), set "
+                            "RAY_AUTH_MODE=token, with the cluster's token in ~/.ray/auth_token or RAY_AUTH_TOKEN")
                 raise ClusterError(f"cannot reach the Ray cluster at {self.options.address}: "
-                                   f"{' '.join(str(exc).split())[:200]}") from None
+                                   f"{' '.join(str(exc).split())[:200]}{hint}") from None
             self._started_ray = True
         self.plan = self._plan(local, threads)
         log.info("Ray cluster: %d caption workers (%s)", self.plan.workers,
@@ -397,7 +404,8 @@ class ClusterRun:
 
 
     def _here(self) -> str:
-        """The Ray resource that names this machine's node; ClusterError when it is not one (ray://)."""
+        """The Ray resource that names this machine's node; ClusterError when it is not one (a driver
+        that joined from outside the cluster)."""
         resource = f"node:{self.ray.util.get_node_ip_address()}"
         if resource not in self.ray.cluster_resources():
             raise ClusterError("--ship-files reads the photos on this machine, which is not a node of the cluster: "

@@ -54,8 +54,8 @@ def register(sub: argparse._SubParsersAction, parents: list) -> None:
 def add_cluster_flags(p: argparse.ArgumentParser) -> None:
     """--cluster, --path-map and --ship-files (index and watch): caption on a Ray cluster."""
     p.add_argument("--cluster", metavar="ADDRESS",
-                   help="caption on a Ray cluster: auto, ray://HEAD:10001, or local[:N] to start Ray here with "
-                        "N workers (needs pip install 'photocap[cluster]')")
+                   help="caption on a Ray cluster: auto (on a node of it), HEAD:6379, or local[:N] to start Ray "
+                        "here with N workers (needs pip install 'photocap[cluster]')")
     p.add_argument("--path-map", action="append", default=[], metavar="LOCAL=REMOTE",
                    help="with --cluster: photos under LOCAL are at REMOTE on the workers (repeatable)")
     p.add_argument("--ship-files", action="store_true",

@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import sqlite3
 import tempfile
 from pathlib import Path
@@ -149,3 +150,34 @@ def test_local_starts_a_ray_of_its_own_where_one_runs_already(tmp_path, ray_dir,
     assert result.returncode == 0, result.stderr
     assert [len(r["captions"]) for r in library_rows(tmp_path / "lib.db").values()] == [1] * 4
     assert running <= set(_ray_pids(ray_dir))             # the running Ray is left as it was
+
+
+@pytest.mark.timeout(300)
+def test_a_head_that_wants_a_token_is_joined_with_one_and_without_one_says_how(tmp_path, ray_dir, tiny_blip_dir):
+    """`ray start --head` (Ray 2.60) asks drivers for a token. `--cluster HEAD:PORT` without one failed
+    in "Failed to connect to Ray cluster at ..." alone; the line now says how to give the token."""
+    import subprocess
+    import sys
+
+    make_photos(tmp_path / "pics", 4)
+    env = {**tiny_model_env(tmp_path / "lib.db", tiny_blip_dir, BATCH_SIZE="2"),
+           "RAY_TMPDIR": ray_dir, "RAY_USAGE_STATS_ENABLED": "0"}
+    env.pop("RAY_AUTH_MODE", None)
+    env.pop("RAY_ADDRESS", None)
+    with socket.socket() as s:                    # a free port: never a Ray the machine runs already
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    ray_cli = os.path.join(os.path.dirname(sys.executable), "ray")
+    subprocess.run([ray_cli, "start", "--head", f"--port={port}", "--num-cpus=2", "--include-dashboard=false",
+                    f"--temp-dir={ray_dir}"], env=env, check=True, capture_output=True, timeout=120)
+    head = (Path(ray_dir) / "ray_current_cluster").read_text().strip()     # its processes: ray_dir's fixture
+    refused = run_photocap(env, "index", str(tmp_path / "pics"), "--cluster", head, timeout=200)
+    assert refused.returncode == 1
+    said = refused.stderr.strip().splitlines()[-1]
+    assert said.startswith(f"photocap: error: cannot reach the Ray cluster at {head}: "), refused.stderr
+    assert "RAY_AUTH_MODE=token" in said and "Traceback" not in refused.stderr
+
+    joined = run_photocap({**env, "RAY_AUTH_MODE": "token"}, "index", str(tmp_path / "pics"),
+                          "--cluster", head, timeout=200)
+    assert joined.returncode == 0, joined.stderr
+    assert [len(r["captions"]) for r in library_rows(tmp_path / "lib.db").values()] == [1] * 4
