@@ -11,6 +11,7 @@ import time
 from typing import TextIO
 
 from photocap.library import paths
+from photocap.library.search import query as query_language
 
 # What a terminal would act on rather than show, or show as a line break: C0 and C1 controls (ESC
 # starts escape sequences, CSI and OSC have one-byte C1 forms), DEL, U+2028/U+2029, lone surrogates
@@ -85,6 +86,15 @@ class Progress(StatusLine):
 
 def warn(message: str) -> None:
     print(f"photocap: {printable(message)}", file=sys.stderr)
+
+
+def query_text(words: list[str]) -> str:
+    """A command's QUERY words as one search, after saying which of its filters were not understood
+    (`review:tod`): those are searched as words, and a silent "0 photos approved" would hide the typo."""
+    text = " ".join(words)
+    for line in query_language.notes(query_language.parse(text)):
+        warn(line)
+    return text
 
 
 def positive_int(text: str) -> int:

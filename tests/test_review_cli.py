@@ -101,6 +101,23 @@ def test_review_approve_and_reset_from_the_cli(library, capsys):
     assert names_for(conn, ids, "review:todo") == ["beach.jpg", "forest.jpg"]
 
 
+@pytest.mark.parametrize("command", [["review", "approve"], ["review", "reset", "--dry-run"],
+                                     ["search", "--mode", "keyword"],
+                                     ["export", "--format", "csv"]])
+def test_a_mistyped_filter_is_said_not_silently_searched_as_words(library, capsys, command):
+    """`review approve review:tod` approved nothing and said "0 photos approved": the typo was searched as
+    the words 'review tod'. It still is (as in the search box), and a note says so."""
+    path, ids, conn = library
+    capsys.readouterr()
+    assert cli.main(["--db", path, *command, "review:tod"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err == ["photocap: review:tod is not a filter (review: takes todo, approved or edited), "
+                   "so it was searched as words"]
+    assert names_for(conn, ids, "review:approved") == []
+    assert cli.main(["--db", path, *command, "review:todo"]) == 0
+    assert capsys.readouterr().err == ""
+
+
 # ---- outputs follow review ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("fmt", ["jsonl", "csv"])

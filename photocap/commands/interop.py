@@ -7,7 +7,7 @@ import contextlib
 import os
 import sys
 
-from photocap.console import printable, warn
+from photocap.console import printable, query_text, warn
 from photocap.library import exchange, photos, xmp
 from photocap.library.publish import publish
 from photocap.library.search import keyword
@@ -45,7 +45,7 @@ def register(sub: argparse._SubParsersAction, parents: list) -> None:
 
 
 def cmd_export(args, engine) -> int:
-    rows = exchange.records(engine.conn, " ".join(args.query), approved_only=args.approved_only)
+    rows = exchange.records(engine.conn, query_text(args.query), approved_only=args.approved_only)
     writer = exchange.write_csv if args.format == "csv" else exchange.write_jsonl
     if args.output:
         tmp = args.output + ".part"
@@ -88,7 +88,7 @@ def cmd_import(args, engine) -> int:
 
 def cmd_xmp(args, engine) -> int:
     naming = args.naming or engine.settings.xmp_naming
-    query = " ".join(args.query)
+    query = query_text(args.query)
     # An empty query finds every photo that is there (not missing), like `search` and the app.
     ids = keyword.matching_ids(engine.conn, query)
     if args.approved_only:

@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable
 
 from photocap.commands import options
-from photocap.console import Progress, StatusLine, path_text, positive_int, printable, warn
+from photocap.console import Progress, StatusLine, path_text, positive_int, printable, query_text, warn
 from photocap.library import paths
 
 SEARCH_MODES = ("hybrid", "keyword", "semantic")
@@ -178,7 +178,7 @@ def print_hits(hits: list) -> None:
 
 
 def cmd_search(args, engine) -> int:
-    hits = engine.search(" ".join(args.query), limit=args.limit, mode=args.mode, sort=args.sort,
+    hits = engine.search(query_text(args.query), limit=args.limit, mode=args.mode, sort=args.sort,
                          on_note=warn)
     return show_hits(hits, as_json=args.json, none="no photos match")
 

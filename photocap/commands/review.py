@@ -8,7 +8,7 @@ import sys
 from typing import Any, Sequence
 
 from photocap.commands import options
-from photocap.console import path_text, printable
+from photocap.console import path_text, printable, query_text
 from photocap.library import photos
 from photocap.library.db import LibraryError
 from photocap.library.images import ImageError
@@ -57,7 +57,7 @@ def register(sub: argparse._SubParsersAction, parents: list) -> None:
 
 
 def cmd_review(args, engine) -> int:
-    query = " ".join(args.query)
+    query = query_text(args.query)
     ids = keyword.matching_ids(engine.conn, query)
     change = photos.approve_todo if args.action == "approve" else photos.reset_review
     n = change(engine.conn, ids, dry_run=args.dry_run)
@@ -68,7 +68,7 @@ def cmd_review(args, engine) -> int:
 
 
 def cmd_more(args, engine) -> int:
-    query = " ".join(args.query)
+    query = query_text(args.query)
     ids = keyword.matching_ids(engine.conn, query)
     if not ids:
         print(f"no photo matches {printable(query)}")

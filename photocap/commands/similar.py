@@ -7,7 +7,7 @@ import json
 
 from photocap.commands import options
 from photocap.commands.library import hit_json, show_hits
-from photocap.console import path_text, positive_int
+from photocap.console import path_text, positive_int, query_text
 
 DEFAULT_THRESHOLD = 0.95
 
@@ -51,7 +51,7 @@ def cmd_similar(args, engine) -> int:
 
 
 def cmd_duplicates(args, engine) -> int:
-    groups = engine.duplicates(" ".join(args.query).strip(), threshold=args.threshold)
+    groups = engine.duplicates(query_text(args.query).strip(), threshold=args.threshold)
     if args.json:
         print(json.dumps([[hit_json(h) for h in group] for group in groups], indent=2, ensure_ascii=False))
         return 0

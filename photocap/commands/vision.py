@@ -10,7 +10,7 @@ import sys
 
 from photocap.captioning import usable_captions
 from photocap.commands import options
-from photocap.console import path_text, printable
+from photocap.console import path_text, printable, query_text
 from photocap.library import paths, photos
 from photocap.library.db import write
 from photocap.library.search import keyword
@@ -98,7 +98,7 @@ def cmd_models(args, engine) -> int:
 
 
 def cmd_retry(args, engine) -> int:
-    query = " ".join(args.query).strip()
+    query = query_text(args.query).strip()
     shown = printable(query)
     failed = photos.counts(engine.conn)["failed"]
     if not failed:

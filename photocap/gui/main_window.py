@@ -49,6 +49,7 @@ from photocap.gui.welcome import WelcomePage
 from photocap.gui.worker import CaptionProgress, EncodedQuery
 from photocap.library import browse, paths
 from photocap.library.search import fusion
+from photocap.library.search import query as query_language
 from photocap.vision import registry
 
 SEARCH_DEBOUNCE_MS = 250
@@ -57,6 +58,7 @@ REFRESH_SHARE = 0.25            # at most this share of the query lane's time go
 SORTS = (("Relevance", "relevance"), ("Newest first", "newest"), ("Oldest first", "oldest"))
 DUPLICATE_THRESHOLD = 0.95
 ENCODED_KEPT = 64               # encoded queries kept (typing makes one per pause)
+QUERY_NOTE_MS = 15_000          # how long the status bar says a filter was not understood
 
 
 def local_folders(mime) -> list[str]:
@@ -85,6 +87,7 @@ class MainWindow(LibraryActions):
         self._encoded: dict[str, EncodedQuery] = {}      # query text -> its vector (or why none)
         self._encode_keep_view = False
         self._notes_shown: set[str] = set()
+        self._query_note: str | None = None       # the status bar's note on the search's filters, if shown
         self.review: ReviewMode | None = None     # review mode, while it is open
         self._embed_problem: str | None = None
         self._build()
@@ -230,6 +233,7 @@ class MainWindow(LibraryActions):
         on the worker first (once per text)."""
         self._query = text
         self._query_token += 1
+        self._say_filters_not_understood(text)
         if self._similar is not None:
             self._run_similar(keep_view)
             return
@@ -241,6 +245,18 @@ class MainWindow(LibraryActions):
             self.services.worker.encode(self._query_token, text)
             return
         self._search(text, encoded, keep_view)
+
+    def _say_filters_not_understood(self, text: str) -> None:
+        """A filter with a value it does not take (review:tod) is searched as words; the status bar says so,
+        and takes its note back once the search has none."""
+        said = query_language.notes(query_language.parse(text))
+        if said:
+            self._query_note = said[0]
+            self.statusBar().showMessage(said[0], QUERY_NOTE_MS)
+        elif self._query_note is not None:
+            if self.statusBar().currentMessage() == self._query_note:
+                self.statusBar().clearMessage()
+            self._query_note = None
 
     def _search(self, text: str, encoded: EncodedQuery | None, keep_view: bool) -> None:
         token = self._query_token

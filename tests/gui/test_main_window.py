@@ -90,6 +90,18 @@ def test_typing_a_query_filters_the_grid(qtbot, open_window, library, conn):
     assert "No photos match" in window.grid._empty_message
 
 
+def test_a_mistyped_filter_is_said_in_the_status_bar(qtbot, open_window, library, conn):
+    """review:tod is searched as words (nothing found): the status bar says why, and what review: takes."""
+    window = open_window(library)
+    qtbot.waitUntil(lambda: window.model.rowCount() == 4, timeout=WAIT)
+    qtbot.keyClicks(window.search, "review:tod")
+    qtbot.waitUntil(lambda: "is not a filter" in window.statusBar().currentMessage(), timeout=WAIT)
+    assert window.statusBar().currentMessage() == (
+        "review:tod is not a filter (review: takes todo, approved or edited), so it was searched as words")
+    window.search.setText("review:todo")
+    qtbot.waitUntil(lambda: window.statusBar().currentMessage() == "", timeout=WAIT)   # taken back
+
+
 def test_a_selected_photo_shows_its_caption_and_an_edit_is_saved_and_found(qtbot, open_window, library, conn):
     jobs.set_paused(conn, True)                  # the photo keeps exactly the caption set here
     first = conn.execute("SELECT id FROM photos ORDER BY id LIMIT 1").fetchone()[0]

@@ -17,7 +17,7 @@ from search_library import CASES, PHOTOS, Lib, file_info, found
 
 from photocap.library import db, photos
 from photocap.library.search import document, keyword
-from photocap.library.search.query import Term, parse
+from photocap.library.search.query import Term, notes, parse
 
 # ---- the query language -------------------------------------------------------------------------
 
@@ -45,6 +45,20 @@ def test_parse_dates_and_unknown_filters():
     assert (pq.after, pq.before) == ("2020-01-05", "2021")
     assert [t.text for g in pq.groups for t in g] == ["col:x", "status:nope"]
     assert parse("after:2020-02-30").after is None
+
+
+def test_a_filter_value_not_understood_is_searched_as_words_and_said():
+    pq = parse("review:tod -status:faild after:party before:2021 tag:x col:x review:todo")
+    assert pq.reviews == ["todo"] and pq.before == "2021" and pq.tags == ["x"]
+    assert [t.text for g in pq.groups for t in g] == ["review:tod", "after:party", "col:x"]
+    assert notes(pq) == [
+        "review:tod is not a filter (review: takes todo, approved or edited), so it was searched as words",
+        "status:faild is not a filter (status: takes pending, done, failed or missing), so it was searched "
+        "as words",
+        "after:party is not a filter (after: takes a date: YYYY, YYYY-MM or YYYY-MM-DD), so it was searched "
+        "as words",
+    ]
+    assert notes(parse("review:approved after:2020-01 status:failed dog")) == []
 
 
 # ---- results ------------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ Query language
 
   Any filter can be negated with ``-`` (``-tag:people``, ``-folder:screenshots``). A filter whose
   value is not valid (``after:party``, ``status:foo``) and an unknown key (``col:x``) are searched
-  as plain text.
+  as plain text; ``notes`` says which filters were not understood, for the front ends to show.
 
 Anything a user types is safe: every term becomes an FTS5 string ("..." with "" escaping), the
 filters are SQL parameters, control characters are dropped, and only the first ``MAX_TERMS`` terms
@@ -110,6 +110,8 @@ class ParsedQuery:
     # True when the user typed terms of which none has a word character ("!!!", an emoji):
     # such a query matches nothing rather than everything.
     unsearchable: bool = False
+    # Filters whose value is not one of the key's ("review:tod", "after:party"), searched as words instead.
+    not_understood: list[str] = field(default_factory=list)
 
     @property
     def has_words(self) -> bool:
@@ -313,12 +315,29 @@ def parse(query: Any) -> ParsedQuery:
                 n_filters += 1
                 can_or = pending_or = False
                 continue
+            if key in VALUE_HINTS and n_filters < MAX_FILTERS:
+                pq.not_understood.append(f"{key}:{value}")
         prefix = raw.endswith("*")
         word = raw.rstrip("*")
         add_term(Term(word[:MAX_TERM_CHARS], prefix=prefix), neg)
     if typed_terms and not pq.has_words and not pq.has_filters:
         pq.unsearchable = True
     return pq
+
+
+# The filters whose values are a closed set or a date: a value outside it is a typo worth a note.
+VALUE_HINTS = {
+    "status": "status: takes " + ", ".join(STATUSES[:-1]) + " or " + STATUSES[-1],
+    "review": "review: takes " + ", ".join(REVIEW_STATES[:-1]) + " or " + REVIEW_STATES[-1],
+    "after": "after: takes a date: YYYY, YYYY-MM or YYYY-MM-DD",
+    "before": "before: takes a date: YYYY, YYYY-MM or YYYY-MM-DD",
+}
+
+
+def notes(pq: ParsedQuery) -> list[str]:
+    """One line for each filter the query could not use, for front ends to show next to the results."""
+    return [f"{term} is not a filter ({VALUE_HINTS[term.partition(':')[0]]}), so it was searched as words"
+            for term in pq.not_understood]
 
 
 def _add_filter(pq: ParsedQuery, key: str, value: str, neg: bool) -> bool:
