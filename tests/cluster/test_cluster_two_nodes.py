@@ -47,8 +47,12 @@ def two_nodes(tmp_path_factory):
 
 
 def _settings(db, model, embed) -> Settings:
-    return Settings(db=str(db), model=str(model), embed_model=str(embed), min_new_tokens=2, max_new_tokens=4,
-                    num_beams=1, batch_size=2)
+    # Captions slow enough (about 70 ms a batch, against Ray's 40 to 60 ms between decoded batches) that
+    # a batch arrives while a caption worker is busy and goes to the other. With 2 to 4 greedy tokens
+    # (6 ms a batch) one worker kept up with every batch, and the second node captioned none in about
+    # half the runs.
+    return Settings(db=str(db), model=str(model), embed_model=str(embed), min_new_tokens=48, max_new_tokens=48,
+                    num_beams=4, batch_size=2)
 
 
 def _run(settings: Settings, folder):
