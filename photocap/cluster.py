@@ -276,7 +276,12 @@ class ClusterRun:
         while not stop.is_set():
             db.check_file(conn)
             paused = jobs.paused(conn)
-            if idle and not paused and loop.pending():
+            if idle:
+                # Nothing is claimed while idle: a photo that arrived just now would make a chunk of its own.
+                if paused or not loop.pending():
+                    if wake.wait(idle_wait) and wake is not stop:
+                        wake.clear()
+                    continue
                 stop.wait(self.options.gather_seconds)        # the rest of the burst, then one chunk
                 idle = False
             claimed = [] if paused else jobs.claim(conn, loop.worker, chunk)
@@ -284,8 +289,6 @@ class ClusterRun:
                 if not forever:
                     break
                 idle = True
-                if wake.wait(idle_wait) and wake is not stop:
-                    wake.clear()
                 continue
             started, done_before = time.monotonic(), loop.progress.done + loop.progress.failed
             progress.chunks += 1

@@ -254,5 +254,60 @@ def test_watching_on_a_cluster_starts_the_workers_once_for_a_burst_of_photos(tmp
     assert runs and runs[0].chunks == 1                                # one start of the workers for all 4
 
 
+@pytest.mark.timeout(240)
+def test_a_photo_that_arrives_as_the_idle_watcher_looks_still_waits_for_its_burst(
+        tmp_path, ray_local, tiny_blip_dir, tiny_itm_dir, monkeypatch):
+    """The race behind a flaky CI run: the first photo of a burst was scanned just after the idle loop
+    found nothing pending and just before it claimed, so it went alone, in a chunk of its own."""
+    import threading
+
+    from photocap.captioning import CaptionLoop
+    from photocap.library import db, scan
+
+    pics = tmp_path / "pics"
+    pics.mkdir()
+    settings = _settings(tmp_path / "lib.db", tiny_blip_dir, tiny_itm_dir)
+    writer = db.connect(settings.db_path())                  # the librarian's own connection
+    pending = CaptionLoop.pending
+    arrived = threading.Event()
+
+    looks: list[int] = []
+
+    def pending_then_a_photo_arrives(loop: CaptionLoop) -> int:
+        count = pending(loop)
+        looks.append(count)
+        # The first look counts the run's queue; the second is the idle loop's: right after it, the
+        # burst's first photo arrives.
+        if len(looks) == 2 and count == 0:
+            make_photos(pics, 1)
+            librarian = db.connect(settings.db_path())      # on this thread: a connection of its own
+            scan.scan(librarian, [str(pics)])
+            librarian.close()
+            arrived.set()
+        return count
+
+    stop, wake = threading.Event(), threading.Event()
+    with Engine(settings) as engine:
+        engine.index([str(pics)])
+        runs: list = []
+        with ClusterRun(engine, ClusterOptions(address="auto", gather_seconds=3.0)) as run:
+            monkeypatch.setattr(CaptionLoop, "pending", pending_then_a_photo_arrives)
+            watcher = threading.Thread(target=lambda: runs.append(run.run(stop, forever=True, wake=wake,
+                                                                          idle_wait=0.1)))
+            watcher.start()
+            try:
+                assert arrived.wait(30)
+                for i in range(1, 4):                                # the rest of the burst
+                    make_photos(pics, 1, start=i)
+                    scan.scan(writer, [str(pics)])
+                assert wait_for(lambda: photos_done(settings) == 4, timeout=120)
+            finally:
+                stop.set()
+                wake.set()
+                watcher.join(timeout=120)
+                writer.close()
+    assert runs and runs[0].chunks == 1, runs[0].chunks
+
+
 def photos_done(settings: Settings) -> int:
     return sum(r["status"] == "done" for r in library_rows(settings.db_path()).values())
