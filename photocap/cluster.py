@@ -399,12 +399,12 @@ class ClusterRun:
             log.debug("cluster resources unknown: %s", exc)
             return head + tail
         kind, need = ("GPU", plan.gpus) if plan.gpus else ("CPU", float(plan.threads or 1))
-        if free.get(kind, 0.0) < need:
+        have = free.get(kind, 0.0)
+        if have < need:
             return (f"{head}: each caption worker needs {_count(need, kind)}, and the cluster has "
-                    f"{free.get(kind, 0.0):g} of its {_count(total.get(kind, 0.0), kind)} free, so it waits for "
+                    f"{have:g} of its {_count(total.get(kind, 0.0), kind)} free, so it waits for "
                     f"room (add a node, or end other work on the cluster; `ray status` shows it){tail}")
         return f"{head}; the caption workers may still be loading the models, or a node is slow{tail}"
-
 
     def _here(self) -> str:
         """The Ray resource that names this machine's node; ClusterError when it is not one (a driver

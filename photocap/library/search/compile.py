@@ -37,7 +37,6 @@ def review_state_sql(photo_id_sql: str) -> str:
     return f"(CASE {whens} END)"
 
 
-
 def _like_pattern(value: str) -> str:
     return "%" + value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
